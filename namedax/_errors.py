@@ -1,0 +1,34 @@
+"""Formatting helpers shared by every error message in namedax.
+
+All messages about axes use the same notation for a named shape, `{batch:4, embed:8}`,
+and the same notion of an argument path (`args[0]['w']`), so users learn to read
+them once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import jax
+
+
+def format_axes(axes: Iterable[Any]) -> str:
+    """Formats axes (anything with `.name` and `.size`) as `{batch:4, embed:8}`."""
+    return "{" + ", ".join(f"{a.name}:{a.size}" for a in axes) + "}"
+
+
+def format_path(path: tuple[Any, ...], root: str = "") -> str:
+    """Formats a JAX key path as a readable argument path such as `args[0]['w'].array`."""
+    return root + jax.tree_util.keystr(path)
+
+
+def describe(x: Any) -> str:
+    """Names the kind and shape of a value for an error message."""
+    axes = getattr(x, "axes", None)
+    if axes is not None and hasattr(x, "array"):
+        return f"NamedArray{format_axes(axes)}"
+    shape = getattr(x, "shape", None)
+    if shape is not None:
+        return f"{type(x).__name__} of shape {tuple(shape)}"
+    return f"{type(x).__name__} {x!r}"

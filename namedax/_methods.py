@@ -1,0 +1,80 @@
+"""Binds operators and methods onto `NamedArray`.
+
+Each method *is* the top-level function of the same name (`x.sum is a bound
+namedax.sum`), so the free function and the method share one implementation.
+Reflected operators swap their operands. The declarations that type checkers see
+are at the end of the `NamedArray` class body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import _elementwise as ew
+from ._array import NamedArray
+from ._broadcast import broadcast_axis, broadcast_to
+
+
+def _reflected(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def reflected(self: Any, other: Any) -> Any:
+        return fn(other, self)
+
+    reflected.__name__ = f"r{fn.__name__}"
+    reflected.__doc__ = f"`other {fn.__name__} self`, aligned by name."
+    return reflected
+
+
+OPERATORS: dict[str, Callable[..., Any]] = {
+    "__add__": ew.add,
+    "__sub__": ew.subtract,
+    "__mul__": ew.multiply,
+    "__truediv__": ew.true_divide,
+    "__floordiv__": ew.floor_divide,
+    "__mod__": ew.mod,
+    "__divmod__": ew.divmod,
+    "__pow__": ew.power,
+    "__and__": ew.bitwise_and,
+    "__or__": ew.bitwise_or,
+    "__xor__": ew.bitwise_xor,
+    "__lshift__": ew.left_shift,
+    "__rshift__": ew.right_shift,
+    "__lt__": ew.less,
+    "__le__": ew.less_equal,
+    "__gt__": ew.greater,
+    "__ge__": ew.greater_equal,
+    "__eq__": ew.equal,
+    "__ne__": ew.not_equal,
+    "__neg__": ew.negative,
+    "__pos__": ew.positive,
+    "__abs__": ew.abs,
+    "__invert__": ew.invert,
+}
+REFLECTED = (
+    "add", "sub", "mul", "truediv", "floordiv", "mod", "divmod", "pow",
+    "and", "or", "xor", "lshift", "rshift",
+)  # fmt: skip
+
+METHODS: dict[str, Callable[..., Any]] = {
+    "broadcast_axis": broadcast_axis,
+    "broadcast_to": broadcast_to,
+    "conj": ew.conj,
+    "conjugate": ew.conjugate,
+    "copy": ew.copy,
+    "imag": ew.imag,
+    "real": ew.real,
+    "round": ew.round,
+}
+
+
+def bind_methods() -> None:
+    """Attaches every operator and method to `NamedArray` (idempotent)."""
+    for name, fn in OPERATORS.items():
+        setattr(NamedArray, name, fn)
+    for name in REFLECTED:
+        setattr(NamedArray, f"__r{name}__", _reflected(OPERATORS[f"__{name}__"]))
+    for name, fn in METHODS.items():
+        setattr(NamedArray, name, fn)
+
+
+bind_methods()
