@@ -8,6 +8,8 @@ caller meant by "this axis".
 
 from __future__ import annotations
 
+import operator
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
@@ -61,19 +63,20 @@ class Axis:
     size: int
 
     def __post_init__(self):
+        if type(self.name) is str and type(self.size) is int and self.size >= 0:
+            return  # the common case, kept cheap
         if not isinstance(self.name, str):
             raise TypeError(f"Axis name must be a str, got {type(self.name).__name__}: {self.name!r}.")
-        if not isinstance(self.size, int) or isinstance(self.size, bool):
-            try:
-                size = int(self.size)  # numpy integers and 0-d concrete arrays
-            except TypeError:
-                raise TypeError(
-                    f"Axis {self.name!r}: size must be an int, got "
-                    f"{type(self.size).__name__}: {self.size!r}."
-                ) from None
-            object.__setattr__(self, "size", size)
-        if self.size < 0:
-            raise ValueError(f"Axis {self.name!r}: size must be >= 0, got {self.size}.")
+        try:
+            size = operator.index(self.size)  # ints, NumPy integers, concrete integer arrays
+        except TypeError:
+            raise TypeError(
+                f"Axis {self.name!r}: size must be an int, got "
+                f"{type(self.size).__name__}: {self.size!r}."
+            ) from None
+        if size < 0:
+            raise ValueError(f"Axis {self.name!r}: size must be >= 0, got {size}.")
+        object.__setattr__(self, "size", size)
 
     def __str__(self) -> str:
         return f"{self.name}({self.size})"
@@ -360,3 +363,29 @@ def check_unique_names(axes: Sequence[Axis], op: str) -> None:
             f"{op}: duplicate axis names {dup} in {format_axes(axes)}. Axis names must be "
             "unique within an array; rename one of them."
         )
+
+
+_POSITIONS_CACHE: dict[tuple[str, tuple[Axis, ...], object], tuple[int, ...]] = {}
+
+
+def axis_positions(axes: tuple[Axis, ...], selection: AxisSelection, op: str) -> tuple[int, ...]:
+    """The positions in `axes` of the axes `selection` names (sizes checked), cached.
+
+    Raises:
+        ValueError: If an axis is missing, a size disagrees, or an axis is named twice.
+
+    Examples:
+        >>> axis_positions(make_axes(a=2, b=3, c=4), ("c", "a"), "op")
+        (2, 0)
+    """
+    key_sel = selection if isinstance(selection, (Axis, str, tuple)) else axis_spec_to_tuple(selection)
+    key = (op, axes, key_sel)
+    try:
+        return _POSITIONS_CACHE[key]
+    except (KeyError, TypeError):  # TypeError: an unhashable selection
+        pass
+    selected = [resolve_axis(axes, sel, op) for sel in axis_spec_to_tuple(selection)]
+    check_unique_names(selected, op)
+    positions = tuple(axes.index(a) for a in selected)
+    _POSITIONS_CACHE[key] = positions
+    return positions
