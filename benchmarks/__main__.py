@@ -1,0 +1,16 @@
+"""`python -m benchmarks`: every benchmark table, ratios measured in this one run."""
+
+import jax
+
+from . import core, stacked, transforms
+
+
+def main() -> None:
+    print(f"jax {jax.__version__} on {jax.devices()[0].platform}; medians of many calls")
+    core.main()
+    transforms.main()
+    stacked.main()
+
+
+if __name__ == "__main__":
+    main()
