@@ -41,6 +41,8 @@ from ._broadcast import (
     broadcast_axis as broadcast_axis,
     broadcast_to as broadcast_to,
 )
+from ._remat import ScanCheckpointPolicy as ScanCheckpointPolicy
+from ._scan import fold as fold, map as map, scan as scan
 from ._elementwise import (
     abs as abs,
     absolute as absolute,
