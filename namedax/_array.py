@@ -351,25 +351,37 @@ def named(array: Any, axis: AxisSelection) -> NamedArray:
     """
     if not isinstance(array, jax.Array):
         array = jnp.asarray(array)
-    selectors = axis_spec_to_tuple(axis)
-    if len(selectors) != array.ndim:
+    selectors = axis if type(axis) is tuple else axis_spec_to_tuple(axis)
+    shape = array.shape
+    if len(selectors) != len(shape):
         raise ValueError(
-            f"named: array of shape {array.shape} has {array.ndim} dimensions but "
+            f"named: array of shape {shape} has {len(shape)} dimensions but "
             f"{len(selectors)} axes were given ({', '.join(map(str, selectors))}). Give one "
             "axis per dimension, in order."
         )
-    axes = []
-    for sel, size in zip(selectors, array.shape, strict=True):
-        if isinstance(sel, Axis):
-            if sel.size != size:
-                raise ValueError(
-                    f"named: axis {sel.name!r} was given size {sel.size} but the array has size "
-                    f"{size} there (array shape {array.shape}, axes {[str(s) for s in selectors]})."
-                )
-            axes.append(sel)
-        else:
-            axes.append(Axis(sel, size))
-    return NamedArray(array, axes)
+    axes = tuple(_axis_for(sel, size, selectors, shape) for sel, size in zip(selectors, shape))
+    if len(axes) > 1 and len({a.name for a in axes}) != len(axes):
+        check_unique_names(axes, "named")
+    return _wrap(array, axes)
+
+
+def _axis_for(sel: AxisSelector, size: int, selectors: tuple, shape: tuple) -> Axis:
+    if type(sel) is Axis:
+        if sel.size != size:
+            raise ValueError(
+                f"named: axis {sel.name!r} was given size {sel.size} but the array has size "
+                f"{size} there (array shape {shape}, axes {[str(s) for s in selectors]})."
+            )
+        return sel
+    axis = _AXIS_CACHE.get((sel, size))
+    if axis is None:
+        axis = Axis(sel, size)  # type: ignore[arg-type]  # checks that sel is a name
+        if len(_AXIS_CACHE) < 4096:
+            _AXIS_CACHE[(sel, size)] = axis
+    return axis
+
+
+_AXIS_CACHE: dict[tuple[str, int], Axis] = {}
 
 
 def _flatten_with_keys(x: NamedArray):
