@@ -4,11 +4,11 @@ import os
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import pytest  # noqa: E402
+import jax
+import jax.numpy as jnp
+import pytest
 
-import namedax  # noqa: E402
+import namedax
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 

@@ -29,8 +29,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._axes import Axis, AxisSelection, AxisSelector, axis_spec_to_tuple, check_unique_names
-from ._axes import resolve_axis as _resolve_in
+from ._axes import (
+    Axis,
+    AxisSelection,
+    AxisSelector,
+    axis_spec_to_tuple,
+    check_unique_names,
+    resolve_axis as _resolve_in,
+)
 from ._errors import describe, format_axes
 
 __all__ = ["NamedArray", "named", "is_named_array"]
@@ -161,7 +167,7 @@ class NamedArray:
                 return False
         return True
 
-    def axis_indices(self, axis: AxisSelection) -> int | None | tuple[int | None, ...]:
+    def axis_indices(self, axis: AxisSelection) -> int | tuple[int | None, ...] | None:
         """The position of an axis (or a tuple of positions), `None` where absent.
 
         Examples:
@@ -232,29 +238,44 @@ class NamedArray:
     __str__ = __repr__
 
     # --- bound by namedax._methods (declared here for type checkers) ---------------------
-    # fmt: off
-    __add__: Callable[[Any], NamedArray]; __radd__: Callable[[Any], NamedArray]
-    __sub__: Callable[[Any], NamedArray]; __rsub__: Callable[[Any], NamedArray]
-    __mul__: Callable[[Any], NamedArray]; __rmul__: Callable[[Any], NamedArray]
-    __truediv__: Callable[[Any], NamedArray]; __rtruediv__: Callable[[Any], NamedArray]
-    __floordiv__: Callable[[Any], NamedArray]; __rfloordiv__: Callable[[Any], NamedArray]
-    __mod__: Callable[[Any], NamedArray]; __rmod__: Callable[[Any], NamedArray]
+    __add__: Callable[[Any], NamedArray]
+    __radd__: Callable[[Any], NamedArray]
+    __sub__: Callable[[Any], NamedArray]
+    __rsub__: Callable[[Any], NamedArray]
+    __mul__: Callable[[Any], NamedArray]
+    __rmul__: Callable[[Any], NamedArray]
+    __truediv__: Callable[[Any], NamedArray]
+    __rtruediv__: Callable[[Any], NamedArray]
+    __floordiv__: Callable[[Any], NamedArray]
+    __rfloordiv__: Callable[[Any], NamedArray]
+    __mod__: Callable[[Any], NamedArray]
+    __rmod__: Callable[[Any], NamedArray]
     __divmod__: Callable[[Any], tuple[NamedArray, NamedArray]]
     __rdivmod__: Callable[[Any], tuple[NamedArray, NamedArray]]
-    __pow__: Callable[[Any], NamedArray]; __rpow__: Callable[[Any], NamedArray]
-    __and__: Callable[[Any], NamedArray]; __rand__: Callable[[Any], NamedArray]
-    __or__: Callable[[Any], NamedArray]; __ror__: Callable[[Any], NamedArray]
-    __xor__: Callable[[Any], NamedArray]; __rxor__: Callable[[Any], NamedArray]
-    __lshift__: Callable[[Any], NamedArray]; __rlshift__: Callable[[Any], NamedArray]
-    __rshift__: Callable[[Any], NamedArray]; __rrshift__: Callable[[Any], NamedArray]
-    __lt__: Callable[[Any], NamedArray]; __le__: Callable[[Any], NamedArray]
-    __gt__: Callable[[Any], NamedArray]; __ge__: Callable[[Any], NamedArray]
-    __eq__: Callable[[Any], NamedArray]; __ne__: Callable[[Any], NamedArray]  # type: ignore[assignment]
-    __neg__: Callable[[], NamedArray]; __pos__: Callable[[], NamedArray]
-    __abs__: Callable[[], NamedArray]; __invert__: Callable[[], NamedArray]
+    __pow__: Callable[[Any], NamedArray]
+    __rpow__: Callable[[Any], NamedArray]
+    __and__: Callable[[Any], NamedArray]
+    __rand__: Callable[[Any], NamedArray]
+    __or__: Callable[[Any], NamedArray]
+    __ror__: Callable[[Any], NamedArray]
+    __xor__: Callable[[Any], NamedArray]
+    __rxor__: Callable[[Any], NamedArray]
+    __lshift__: Callable[[Any], NamedArray]
+    __rlshift__: Callable[[Any], NamedArray]
+    __rshift__: Callable[[Any], NamedArray]
+    __rrshift__: Callable[[Any], NamedArray]
+    __lt__: Callable[[Any], NamedArray]
+    __le__: Callable[[Any], NamedArray]
+    __gt__: Callable[[Any], NamedArray]
+    __ge__: Callable[[Any], NamedArray]
+    __eq__: Callable[[Any], NamedArray]
+    __ne__: Callable[[Any], NamedArray]  # type: ignore[assignment]
+    __neg__: Callable[[], NamedArray]
+    __pos__: Callable[[], NamedArray]
+    __abs__: Callable[[], NamedArray]
+    __invert__: Callable[[], NamedArray]
     __getitem__: Callable[..., Any]
     at: Any
-    # fmt: on
     # methods: every entry of namedax._methods.METHODS
     all: Callable[..., NamedArray]
     any: Callable[..., NamedArray]
@@ -399,4 +420,3 @@ def _unflatten(axes: tuple[Axis, ...], children: Sequence[Any]) -> NamedArray:
 jax.tree_util.register_pytree_with_keys(
     NamedArray, _flatten_with_keys, _unflatten, flatten_func=_flatten
 )
-

@@ -9,7 +9,6 @@ caller meant by "this axis".
 from __future__ import annotations
 
 import operator
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
@@ -66,7 +65,9 @@ class Axis:
         if type(self.name) is str and type(self.size) is int and self.size >= 0:
             return  # the common case, kept cheap
         if not isinstance(self.name, str):
-            raise TypeError(f"Axis name must be a str, got {type(self.name).__name__}: {self.name!r}.")
+            raise TypeError(
+                f"Axis name must be a str, got {type(self.name).__name__}: {self.name!r}."
+            )
         try:
             size = operator.index(self.size)  # ints, NumPy integers, concrete integer arrays
         except TypeError:
@@ -378,7 +379,9 @@ def axis_positions(axes: tuple[Axis, ...], selection: AxisSelection, op: str) ->
         >>> axis_positions(make_axes(a=2, b=3, c=4), ("c", "a"), "op")
         (2, 0)
     """
-    key_sel = selection if isinstance(selection, (Axis, str, tuple)) else axis_spec_to_tuple(selection)
+    key_sel = (
+        selection if isinstance(selection, (Axis, str, tuple)) else axis_spec_to_tuple(selection)
+    )
     key = (op, axes, key_sel)
     try:
         return _POSITIONS_CACHE[key]

@@ -129,8 +129,7 @@ def align_operands(
     if out_axes is None:
         return list(operands), None
     return [
-        align_array(x.array, x.axes, out_axes) if isinstance(x, NamedArray) else x
-        for x in operands
+        align_array(x.array, x.axes, out_axes) if isinstance(x, NamedArray) else x for x in operands
     ], out_axes
 
 

@@ -36,7 +36,9 @@ _state = _State()
 
 
 @contextlib.contextmanager
-def axis_mapping(mapping: ResourceMapping, *, merge: bool = False) -> Iterator[dict[str, ResourceAxis]]:
+def axis_mapping(
+    mapping: ResourceMapping, *, merge: bool = False
+) -> Iterator[dict[str, ResourceAxis]]:
     """Sets the logical-to-physical axis mapping for the current thread.
 
     Args:
@@ -54,7 +56,8 @@ def axis_mapping(mapping: ResourceMapping, *, merge: bool = False) -> Iterator[d
     """
     if not isinstance(mapping, Mapping):
         raise TypeError(
-            f"axis_mapping: expected a {{logical_name: mesh_axis}} dict, got {type(mapping).__name__}."
+            "axis_mapping: expected a {logical_name: mesh_axis} dict, got "
+            f"{type(mapping).__name__}."
         )
     new = dict(current_axis_mapping() or {}) if merge else {}
     new.update(mapping)
@@ -70,9 +73,7 @@ def current_axis_mapping() -> dict[str, ResourceAxis] | None:
     return _state.stack[-1] if _state.stack else None
 
 
-def physical_axis_name(
-    axis: AxisSelector, mapping: ResourceMapping | None = None
-) -> ResourceAxis:
+def physical_axis_name(axis: AxisSelector, mapping: ResourceMapping | None = None) -> ResourceAxis:
     """The mesh axis (or axes) that a logical axis maps to, or None if replicated.
 
     Args:

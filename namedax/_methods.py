@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import _elementwise as ew
+from . import _elementwise as ew, _reductions as red
 from ._array import NamedArray
 from ._broadcast import broadcast_axis, broadcast_to
+from ._rearrange import rearrange
+from ._shape import flatten, flatten_axes, ravel, rename, split, unbind, unflatten_axis
 
 
 def _reflected(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
@@ -56,8 +58,35 @@ REFLECTED = (
 )  # fmt: skip
 
 METHODS: dict[str, Callable[..., Any]] = {
+    # reductions and axis-wise functions (namedax._reductions)
+    "all": red.all,
+    "any": red.any,
+    "argmax": red.argmax,
+    "argmin": red.argmin,
+    "argsort": red.argsort,
+    "cumprod": red.cumprod,
+    "cumsum": red.cumsum,
+    "max": red.max,
+    "mean": red.mean,
+    "min": red.min,
+    "prod": red.prod,
+    "product": red.product,
+    "ptp": red.ptp,
+    "sort": red.sort,
+    "std": red.std,
+    "sum": red.sum,
+    "var": red.var,
     "broadcast_axis": broadcast_axis,
     "broadcast_to": broadcast_to,
+    # shape operations (namedax._shape, namedax._rearrange)
+    "flatten": flatten,
+    "flatten_axes": flatten_axes,
+    "ravel": ravel,
+    "rearrange": rearrange,
+    "rename": rename,
+    "split": split,
+    "unbind": unbind,
+    "unflatten_axis": unflatten_axis,
     "conj": ew.conj,
     "conjugate": ew.conjugate,
     "copy": ew.copy,

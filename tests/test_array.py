@@ -23,18 +23,28 @@ def test_named_infers_sizes_and_checks_given_ones():
     assert nx.named(np.zeros(3), "b").axes == (B,)
     assert isinstance(nx.named(np.zeros(3), "b").array, jax.Array)
     assert nx.named(jnp.zeros((2, 3)), {"a": 2, "b": 3}).axes == (A, B)
-    with pytest.raises(ValueError, match=r"named: axis 'b' was given size 3 but the array has size 4"):
+    with pytest.raises(
+        ValueError, match=r"named: axis 'b' was given size 3 but the array has size 4"
+    ):
         nx.named(jnp.zeros((2, 4)), ("a", B))
-    with pytest.raises(ValueError, match=r"named: array of shape \(2, 3\) has 2 dimensions but 1 axes"):
+    with pytest.raises(
+        ValueError, match=r"named: array of shape \(2, 3\) has 2 dimensions but 1 axes"
+    ):
         nx.named(jnp.zeros((2, 3)), "a")
 
 
 def test_constructor_checks_shape_and_duplicates():
-    with pytest.raises(ValueError, match=r"NamedArray: array of shape \(3, 2\) does not match axes \{a:2, b:3\}"):
+    with pytest.raises(
+        ValueError, match=r"NamedArray: array of shape \(3, 2\) does not match axes \{a:2, b:3\}"
+    ):
         nx.NamedArray(jnp.zeros((3, 2)), (A, B))
-    with pytest.raises(ValueError, match=r"NamedArray: duplicate axis names \['a'\] in \{a:2, a:2\}"):
+    with pytest.raises(
+        ValueError, match=r"NamedArray: duplicate axis names \['a'\] in \{a:2, a:2\}"
+    ):
         nx.NamedArray(jnp.zeros((2, 2)), (A, A))
-    with pytest.raises(TypeError, match=r"NamedArray: axes must be Axis objects.*named\(array, names\)"):
+    with pytest.raises(
+        TypeError, match=r"NamedArray: axes must be Axis objects.*named\(array, names\)"
+    ):
         nx.NamedArray(jnp.zeros(2), ("a",))  # type: ignore[arg-type]
 
 
@@ -61,7 +71,9 @@ def test_scalar_requires_no_axes():
 
 def test_repr_shows_dtype_named_shape_and_values():
     assert repr(make()) == "NamedArray(f32{a:2, b:3},\n[[0. 1. 2.]\n [3. 4. 5.]])"
-    assert repr(nx.named(jnp.zeros((20, 20), jnp.int32), ("x", "y"))) == "NamedArray(i32{x:20, y:20})"
+    assert (
+        repr(nx.named(jnp.zeros((20, 20), jnp.int32), ("x", "y"))) == "NamedArray(i32{x:20, y:20})"
+    )
     seen = []
     jax.jit(lambda x: seen.append(repr(x)) or x)(make())
     assert seen == ["NamedArray(f32{a:2, b:3}, DynamicJaxprTracer)"]
@@ -141,9 +153,7 @@ def test_control_flow_primitives():
     assert switch.axes == X.axes and np.allclose(switch.array, X.array - 1)
     loop = jax.lax.fori_loop(0, 3, lambda i, x: x * W, X)
     assert np.allclose(loop.array, X.array * W.array[None] ** 3)
-    count, final = jax.lax.while_loop(
-        lambda s: s[0] < 4, lambda s: (s[0] + 1, s[1] + 1.0), (0, X)
-    )
+    count, final = jax.lax.while_loop(lambda s: s[0] < 4, lambda s: (s[0] + 1, s[1] + 1.0), (0, X))
     assert count == 4 and np.allclose(final.array, X.array + 4)
 
 

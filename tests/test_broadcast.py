@@ -3,8 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 import namedax as nx
 from tests.helpers import assert_named_close
@@ -66,7 +65,10 @@ def test_broadcast_axis_adds_missing_axes_in_front():
 
 def test_broadcast_to_extra_axes():
     x = nx.named(jnp.ones((2, 3)), ("a", "b"))
-    with pytest.raises(ValueError, match=r"broadcast_to: the array \{a:2, b:3\} has axes \{a:2\}.*enforce_no_extra_axes=False"):
+    with pytest.raises(
+        ValueError,
+        match=r"broadcast_to: the array \{a:2, b:3\} has axes \{a:2\}.*enforce_no_extra_axes=False",
+    ):
         nx.broadcast_to(x, AXES["b"])
     out = nx.broadcast_to(x, (AXES["c"], AXES["b"]), enforce_no_extra_axes=False)
     assert out.axis_names == ("a", "c", "b")
@@ -76,7 +78,9 @@ def test_broadcast_to_extra_axes():
 
 def test_broadcast_to_size_mismatch():
     x = nx.named(jnp.ones(3), "b")
-    with pytest.raises(ValueError, match=r"axis 'b' has size 3 in \{b:3\} but was selected as b\(4\)"):
+    with pytest.raises(
+        ValueError, match=r"axis 'b' has size 3 in \{b:3\} but was selected as b\(4\)"
+    ):
         nx.broadcast_to(x, nx.Axis("b", 4))
 
 
@@ -100,5 +104,8 @@ def test_three_operand_error_names_broadcast_history():
     x = nx.named(jnp.ones(2), "a")
     y = nx.named(jnp.ones(3), "b")
     z = nx.named(jnp.ones(4), "a")
-    with pytest.raises(ValueError, match=r"axis 'a' has size 2 in the broadcast of arrays\[0\] and arrays\[1\] \{a:2, b:3\} but size 4 in arrays\[2\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"axis 'a' has size 2 in the broadcast of arrays\[0\] and arrays\[1\] \{a:2, b:3\} but size 4 in arrays\[2\]",
+    ):
         nx.broadcast_arrays(x, y, z)

@@ -130,13 +130,17 @@ def test_bitwise_operators():
 def test_size_mismatch_names_axis_sizes_and_operands():
     x = nx.named(jnp.ones((2, 3)), (A, B))
     y = nx.named(jnp.ones(4), "b")
-    with pytest.raises(ValueError, match=r"add: axis 'b' has size 3 in x1 \{a:2, b:3\} but size 4 in x2 \{b:4\}"):
+    with pytest.raises(
+        ValueError, match=r"add: axis 'b' has size 3 in x1 \{a:2, b:3\} but size 4 in x2 \{b:4\}"
+    ):
         x + y
 
 
 def test_plain_array_operand_is_a_type_error():
     x = nx.named(jnp.ones((2, 3)), (A, B))
-    with pytest.raises(TypeError, match=r"multiply: x2 is a plain ArrayImpl of shape \(2, 3\).*named\("):
+    with pytest.raises(
+        TypeError, match=r"multiply: x2 is a plain ArrayImpl of shape \(2, 3\).*named\("
+    ):
         x * jnp.ones((2, 3))
     with pytest.raises(TypeError, match=r"add: x1 is a plain ndarray of shape \(3,\)"):
         np.ones(3) + x
