@@ -43,7 +43,7 @@ def eager_ops() -> list[tuple]:
 def _haliax_cases(a, b, w) -> dict | None:
     if importlib.util.find_spec("haliax") is None:
         return None
-    import haliax as hax
+    import haliax as hax  # pyright: ignore[reportMissingImports]
 
     B, E, H = hax.Axis("batch", 32), hax.Axis("embed", 64), hax.Axis("hidden", 64)
     x, y, wn = hax.named(a, (B, E)), hax.named(b, (B, E)), hax.named(w, (E, H))

@@ -23,11 +23,12 @@ at the end of the class body declare them for type checkers.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 
 from ._axes import (
     Axis,
@@ -229,7 +230,7 @@ class NamedArray:
     def __repr__(self) -> str:
         head = f"{_short_dtype(self.dtype)}{format_axes(self.axes)}"
         array = self.array
-        if isinstance(array, jax.core.Tracer) or not isinstance(array, jax.Array):
+        if isinstance(array, Tracer) or not isinstance(array, jax.Array):
             return f"NamedArray({head}, {type(array).__name__})"
         if array.size > 256:
             return f"NamedArray({head})"
@@ -272,9 +273,13 @@ class NamedArray:
     __ne__: Callable[[Any], NamedArray]  # type: ignore[assignment]
     __neg__: Callable[[], NamedArray]
     __pos__: Callable[[], NamedArray]
-    __abs__: Callable[[], NamedArray]
     __invert__: Callable[[], NamedArray]
     __getitem__: Callable[..., Any]
+
+    if TYPE_CHECKING:  # builtins.abs checks a protocol, which needs a method declaration
+
+        def __abs__(self) -> NamedArray: ...
+
     at: Any
     # methods: every entry of namedax._methods.METHODS
     all: Callable[..., NamedArray]
@@ -394,11 +399,12 @@ def _axis_for(sel: AxisSelector, size: int, selectors: tuple, shape: tuple) -> A
                 f"{size} there (array shape {shape}, axes {[str(s) for s in selectors]})."
             )
         return sel
-    axis = _AXIS_CACHE.get((sel, size))
+    key = (sel, size)
+    axis = _AXIS_CACHE.get(key)  # type: ignore[arg-type]
     if axis is None:
         axis = Axis(sel, size)  # type: ignore[arg-type]  # checks that sel is a name
         if len(_AXIS_CACHE) < 4096:
-            _AXIS_CACHE[(sel, size)] = axis
+            _AXIS_CACHE[key] = axis  # type: ignore[index]
     return axis
 
 
@@ -413,7 +419,7 @@ def _flatten(x: NamedArray):
     return (x.array,), x.axes
 
 
-def _unflatten(axes: tuple[Axis, ...], children: Sequence[Any]) -> NamedArray:
+def _unflatten(axes: Any, children: Any) -> NamedArray:
     return _wrap(children[0], axes)
 
 

@@ -147,7 +147,7 @@ def axis_size(ax: AxisSpec) -> int:
         32
     """
     size = 1
-    for a in axis_spec_to_tuple(ax):
+    for a in sized_axes(ax, "axis_size"):
         size *= a.size
     return size
 
@@ -337,7 +337,7 @@ def intersect_axes(a1: AxisSpec, a2: AxisSelection) -> tuple[Axis, ...]:
     return tuple(a for a in sized_axes(a1, "intersect_axes") if a.name in names)
 
 
-def replace_axis(axes: AxisSpec, old: AxisSelector, new: AxisSelection) -> tuple[Axis, ...]:
+def replace_axis(axes: AxisSpec, old: AxisSelector, new: AxisSpec) -> tuple[Axis, ...]:
     """Replaces the axis `old` with one or more new axes at the same position.
 
     Raises:
@@ -392,3 +392,39 @@ def axis_positions(axes: tuple[Axis, ...], selection: AxisSelection, op: str) ->
     positions = tuple(axes.index(a) for a in selected)
     _POSITIONS_CACHE[key] = positions
     return positions
+
+
+def arrange_axes(axes: Sequence[Axis], order: Sequence[object], op: str) -> tuple[Axis, ...]:
+    """Reorders `axes` by a partial order: selectors with at most one `...` (or `"..."`).
+
+    Without an ellipsis, `order` must name every axis; with one, the axes it does not
+    name keep their relative order at the ellipsis.
+
+    Raises:
+        ValueError: If `order` names an axis twice or one that `axes` lacks, has two
+            ellipses, or (without an ellipsis) leaves an axis out.
+
+    Examples:
+        >>> axes = make_axes(a=2, b=3, c=4)
+        >>> [ax.name for ax in arrange_axes(axes, ("c", ...), "op")]
+        ['c', 'a', 'b']
+        >>> [ax.name for ax in arrange_axes(axes, ("...", "a"), "op")]
+        ['b', 'c', 'a']
+    """
+    order = (order,) if isinstance(order, (Axis, str)) and order != "..." else tuple(order)
+    dots = [i for i, sel in enumerate(order) if sel is Ellipsis or sel == "..."]
+    if len(dots) > 1:
+        raise ValueError(f"{op}: the order {order!r} has more than one '...'.")
+    named = [sel for sel in order if not (sel is Ellipsis or sel == "...")]
+    picked = [resolve_axis(axes, sel, op) for sel in named]  # type: ignore[arg-type]
+    check_unique_names(picked, op)
+    rest = tuple(ax for ax in axes if ax not in picked)
+    if not dots:
+        if rest:
+            raise ValueError(
+                f"{op}: the order {order!r} leaves out {format_axes(rest)} of "
+                f"{format_axes(axes)}. Name every axis, or add '...' for the others."
+            )
+        return tuple(picked)
+    i = dots[0]
+    return (*picked[:i], *rest, *picked[i:])

@@ -87,7 +87,7 @@ def test_broadcast_to_size_mismatch():
 def test_broadcast_to_needs_sizes():
     x = nx.named(jnp.ones(3), "b")
     with pytest.raises(TypeError, match=r"broadcast_to: axis 'b' has no size"):
-        nx.broadcast_to(x, ("b", "c"))
+        nx.broadcast_to(x, ("b", "c"))  # type: ignore[arg-type]
 
 
 def test_broadcast_arrays_union():

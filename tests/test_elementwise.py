@@ -133,7 +133,7 @@ def test_size_mismatch_names_axis_sizes_and_operands():
     with pytest.raises(
         ValueError, match=r"add: axis 'b' has size 3 in x1 \{a:2, b:3\} but size 4 in x2 \{b:4\}"
     ):
-        x + y
+        _ = x + y
 
 
 def test_plain_array_operand_is_a_type_error():
@@ -141,9 +141,9 @@ def test_plain_array_operand_is_a_type_error():
     with pytest.raises(
         TypeError, match=r"multiply: x2 is a plain ArrayImpl of shape \(2, 3\).*named\("
     ):
-        x * jnp.ones((2, 3))
+        _ = x * jnp.ones((2, 3))
     with pytest.raises(TypeError, match=r"add: x1 is a plain ndarray of shape \(3,\)"):
-        np.ones(3) + x
+        _ = np.ones(3) + x
 
 
 def test_zero_d_arrays_combine_with_any_named_array():
@@ -155,7 +155,7 @@ def test_zero_d_arrays_combine_with_any_named_array():
 def test_matmul_is_rejected_with_pointer_to_dot():
     x = nx.named(jnp.ones((2, 3)), (A, B))
     with pytest.raises(TypeError, match=r"@ operator.*namedax.dot"):
-        x @ x
+        _ = x @ x
 
 
 def test_elementwise_under_jit_and_grad():
