@@ -41,8 +41,21 @@ from ._broadcast import (
     broadcast_axis as broadcast_axis,
     broadcast_to as broadcast_to,
 )
+from ._einsum import einsum as einsum
+from ._rearrange import rearrange as rearrange
+from ._nmap import nmap as nmap
 from ._remat import ScanCheckpointPolicy as ScanCheckpointPolicy
 from ._scan import fold as fold, map as map, scan as scan
+from ._vmap import vmap as vmap
+from ._shape import (
+    flatten as flatten,
+    flatten_axes as flatten_axes,
+    ravel as ravel,
+    rename as rename,
+    split as split,
+    unbind as unbind,
+    unflatten_axis as unflatten_axis,
+)
 from ._elementwise import (
     abs as abs,
     absolute as absolute,
@@ -197,3 +210,41 @@ from ._reductions import (
     sum as sum,
     var as var,
 )
+from ._where import clip as clip, nonzero as nonzero, where as where
+from ._comparison import (
+    allclose as allclose,
+    array_equal as array_equal,
+    array_equiv as array_equiv,
+    isclose as isclose,
+)
+from ._structural import pad as pad, roll as roll, trace as trace, tril as tril, triu as triu
+from ._sets import (
+    bincount as bincount,
+    searchsorted as searchsorted,
+    top_k as top_k,
+    unique as unique,
+    unique_all as unique_all,
+    unique_counts as unique_counts,
+    unique_inverse as unique_inverse,
+    unique_values as unique_values,
+)
+from . import partitioning as partitioning
+from .partitioning import (
+    auto_sharded as auto_sharded,
+    axis_mapping as axis_mapping,
+    fsdp as fsdp,
+    named_jit as named_jit,
+    shard as shard,
+    shard_map as shard_map,
+)
+from ._dot import dot as dot
+from ._indexing import (
+    ds as ds,
+    dslice as dslice,
+    index as index,
+    slice as slice,
+    take as take,
+    updated_slice as updated_slice,
+)
+from . import random as random, tree_util as tree_util
+from . import nn as nn

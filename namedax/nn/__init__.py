@@ -1,0 +1,71 @@
+"""Neural-network building blocks on Equinox, addressed by named axes.
+
+Modules are `equinox.Module`s built by a static `init(...)` factory that takes axes
+and `key=`. `Stacked` holds many copies of a block (deep stacks, ensembles) with
+per-layer or shared parameters and applies them with one `scan`; `BlockSeq` is its
+unrolled counterpart. This module only re-exports; each family lives in its own
+private module.
+
+Examples:
+    >>> Batch, Embed = Axis("batch", 2), Axis("embed", 4)
+    >>> layer = nx.nn.Linear.init(Embed, Embed, key=jax.random.key(0))
+    >>> y = nx.nn.relu(layer(nx.ones((Batch, Embed))))
+    >>> y.shape
+    {'batch': 2, 'embed': 4}
+"""
+
+from . import _attention as attention
+from ._activations import (
+    celu as celu,
+    elu as elu,
+    gelu as gelu,
+    glu as glu,
+    hard_sigmoid as hard_sigmoid,
+    hard_silu as hard_silu,
+    hard_swish as hard_swish,
+    hard_tanh as hard_tanh,
+    identity as identity,
+    leaky_relu as leaky_relu,
+    log_sigmoid as log_sigmoid,
+    mish as mish,
+    quick_gelu as quick_gelu,
+    relu as relu,
+    relu6 as relu6,
+    selu as selu,
+    sigmoid as sigmoid,
+    silu as silu,
+    soft_sign as soft_sign,
+    softplus as softplus,
+    sparse_plus as sparse_plus,
+    squareplus as squareplus,
+    swish as swish,
+    tanh as tanh,
+)
+from ._attention import (
+    causal_mask as causal_mask,
+    combine_masks_and as combine_masks_and,
+    combine_masks_or as combine_masks_or,
+    dot_product_attention as dot_product_attention,
+    dot_product_attention_weights as dot_product_attention_weights,
+    mask_to_bias as mask_to_bias,
+    prefix_lm_mask as prefix_lm_mask,
+)
+from ._dropout import Dropout as Dropout, dropout as dropout
+from ._embedding import Embedding as Embedding
+from ._linear import Linear as Linear
+from ._loss import (
+    binary_cross_entropy_loss as binary_cross_entropy_loss,
+    cross_entropy_loss as cross_entropy_loss,
+    cross_entropy_loss_and_log_normalizers as cross_entropy_loss_and_log_normalizers,
+    one_hot as one_hot,
+)
+from ._mlp import MLP as MLP
+from ._normalization import (
+    LayerNorm as LayerNorm,
+    RmsNorm as RmsNorm,
+    log_softmax as log_softmax,
+    logsumexp as logsumexp,
+    softmax as softmax,
+    standardize as standardize,
+)
+from ._stacked import BlockSeq as BlockSeq, SharedSpec as SharedSpec, Stacked as Stacked

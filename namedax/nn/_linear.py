@@ -1,0 +1,174 @@
+"""`Linear`: an affine map from input axes to output axes, contracted by name.
+
+The weight holds the output axes and the input axes (`Out` first by default, as
+`out_first=True`). When an input axis has the same name as an output axis (e.g. a
+square `Linear.init(Embed, Embed)`), the weight cannot hold the name twice, so its
+input copy is stored as `<name>_in`: the weight of `Linear.init(Embed, Embed)` has
+axes `(embed, embed_in)`. A call renames the input's axis the same way before
+contracting, so callers never see the `_in` name: `embed` in, `embed` out.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import equinox as eqx
+import jax
+
+from .._array import NamedArray, _wrap
+from .._axes import Axis, AxisSpec, sized_axes
+from .._dot import dot
+from .._errors import describe, format_axes
+
+__all__ = ["Linear"]
+
+
+@functools.cache
+def weight_input_axes(In: tuple[Axis, ...], Out: tuple[Axis, ...]) -> tuple[Axis, ...]:
+    """The input axes as the weight stores them: names that clash with `Out` get `_in`.
+
+    Examples:
+        >>> from namedax.nn._linear import weight_input_axes
+        >>> weight_input_axes(make_axes(embed=4), make_axes(embed=4, head=2))
+        (Axis(name='embed_in', size=4),)
+    """
+    taken = {a.name for a in In + Out}
+    out_names = {a.name for a in Out}
+    result = []
+    for a in In:
+        if a.name in out_names:
+            name = f"{a.name}_in"
+            while name in taken:
+                name += "_in"
+            taken.add(name)
+            a = a.alias(name)
+        result.append(a)
+    return tuple(result)
+
+
+def _as_spec(axes: tuple[Axis, ...], given: AxisSpec) -> Any:
+    return axes[0] if isinstance(given, Axis) else axes
+
+
+class Linear(eqx.Module):
+    """An affine map `x -> dot(x, weight over In) + bias` from axes `In` to axes `Out`.
+
+    Build it with `Linear.init`. The input may have any further (batch) axes, in any
+    order; the output has them followed by `Out`.
+
+    Attributes:
+        weight: The weight, with axes `Out + In` (`out_first`) or `In + Out`; input axes
+            whose name is also an output axis are stored as `<name>_in`.
+        bias: The bias, with axes `Out`, or None.
+        In: The input axis or axes.
+        Out: The output axis or axes.
+
+    Examples:
+        >>> Batch, Embed, Hidden = Axis("batch", 2), Axis("embed", 3), Axis("hidden", 4)
+        >>> layer = nx.nn.Linear.init(Embed, Hidden, key=jax.random.key(0))
+        >>> layer.weight.axes
+        (Axis(name='hidden', size=4), Axis(name='embed', size=3))
+        >>> layer(nx.ones((Batch, Embed))).axes
+        (Axis(name='batch', size=2), Axis(name='hidden', size=4))
+        >>> square = nx.nn.Linear.init(Embed, Embed, key=jax.random.key(1))
+        >>> square.weight.axes
+        (Axis(name='embed', size=3), Axis(name='embed_in', size=3))
+        >>> square(nx.ones((Batch, Embed))).axes
+        (Axis(name='batch', size=2), Axis(name='embed', size=3))
+    """
+
+    weight: NamedArray
+    bias: NamedArray | None
+    In: AxisSpec = eqx.field(static=True)
+    Out: AxisSpec = eqx.field(static=True)
+
+    @staticmethod
+    def init(
+        In: AxisSpec,
+        Out: AxisSpec,
+        *,
+        key: Any,
+        use_bias: bool = True,
+        out_first: bool = True,
+        init_scale: float = 1.0,
+        dtype: Any = None,
+    ) -> Linear:
+        """Builds a Linear layer with a truncated-normal weight and a zero bias.
+
+        Args:
+            In: The input axis or axes (sized).
+            Out: The output axis or axes (sized). May share names with `In`.
+            key: The PRNG key for the weight.
+            use_bias: Whether to add a bias.
+            out_first: Store the weight as `Out + In` (True) or `In + Out`.
+            init_scale: The weight's standard deviation is `init_scale / sqrt(fan_in)`
+                (truncated at 3 standard deviations).
+            dtype: The parameter dtype (default float32).
+
+        Returns:
+            The layer.
+
+        Raises:
+            ValueError: If an axis is repeated within `In` or within `Out`.
+        """
+        ins, outs = sized_axes(In, "Linear.init"), sized_axes(Out, "Linear.init")
+        for what, axes in (("In", ins), ("Out", outs)):
+            if len({a.name for a in axes}) != len(axes):
+                raise ValueError(f"Linear.init: {what} {format_axes(axes)} repeats an axis name.")
+        w_in = weight_input_axes(ins, outs)
+        axes = outs + w_in if out_first else w_in + outs
+        fan_in = math.prod(a.size for a in ins)
+        shape = tuple(a.size for a in axes)
+        dtype = dtype or jax.numpy.float32
+        w = jax.random.truncated_normal(key, -3.0, 3.0, shape, dtype) * (
+            init_scale / math.sqrt(fan_in)
+        )
+        bias = (
+            _wrap(jax.numpy.zeros(tuple(a.size for a in outs), dtype), outs) if use_bias else None
+        )
+        return Linear(_wrap(w, axes), bias, _as_spec(ins, In), _as_spec(outs, Out))
+
+    def __call__(self, inputs: NamedArray, *, key: Any = None) -> NamedArray:
+        """Applies the layer; `inputs` must have the `In` axes (`key` is ignored)."""
+        if not isinstance(inputs, NamedArray):
+            raise TypeError(f"Linear: inputs must be a NamedArray, got {describe(inputs)}.")
+        ins, outs = sized_axes(self.In, "Linear"), sized_axes(self.Out, "Linear")
+        w_in = weight_input_axes(ins, outs)
+        _check_inputs(inputs, ins, outs)
+        x = inputs if w_in == ins else _rename_inputs(inputs, ins, w_in)
+        out = dot(x, self.weight, axis=w_in)
+        if self.bias is not None:
+            out = out + self.bias
+        return out
+
+
+def _check_inputs(x: NamedArray, ins: tuple[Axis, ...], outs: tuple[Axis, ...]) -> None:
+    for a in ins:
+        if a not in x.axes:
+            raise ValueError(
+                f"Linear: the input {format_axes(x.axes)} lacks the input axis {a}: the layer "
+                f"maps {format_axes(ins)} to {format_axes(outs)}. Rename or resize the input's axis."
+            )
+    in_names = {a.name for a in ins}
+    for a in outs:
+        if a.name not in in_names and a.name in x.axis_names:
+            raise ValueError(
+                f"Linear: the input {format_axes(x.axes)} already has the output axis {a.name!r} "
+                f"(the layer maps {format_axes(ins)} to {format_axes(outs)}). Rename it first."
+            )
+
+
+def _rename_inputs(x: NamedArray, ins: tuple[Axis, ...], w_in: tuple[Axis, ...]) -> NamedArray:
+    """`x` with its input axes renamed to the weight's names."""
+    renames = {a.name: b for a, b in zip(ins, w_in, strict=True) if a != b}
+    names = x.axis_names
+    clash = [b.name for b in renames.values() if b.name in names]
+    if clash:
+        raise ValueError(
+            f"Linear: the input {format_axes(x.axes)} already has axis {clash[0]!r}, which the "
+            "layer uses internally for its input copy of a same-named output axis. Rename that "
+            "axis of the input."
+        )
+    return _wrap(x.array, tuple(renames.get(a.name, a) for a in x.axes))

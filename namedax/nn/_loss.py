@@ -1,0 +1,198 @@
+"""Losses and label encodings: `one_hot`, `cross_entropy_loss`, `binary_cross_entropy_loss`.
+
+Losses are computed per element (every axis but the class axis is kept) and then
+reduced by `reduction` (default `namedax.mean`) over `reduction_axis` (default: all
+axes), counting only the elements where `where` is true. `reduction=None` returns
+the per-element loss, zeroed where `where` is false.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from .._array import NamedArray, _wrap
+from .._axes import Axis, AxisSelection, AxisSelector
+from .._broadcast import align_operands
+from .._dot import dot
+from .._errors import describe, format_axes
+from .._indexing import take
+from .._reductions import mean
+from ._normalization import logsumexp
+
+__all__ = [
+    "binary_cross_entropy_loss",
+    "cross_entropy_loss",
+    "cross_entropy_loss_and_log_normalizers",
+    "one_hot",
+]
+
+Reduction = Callable[..., NamedArray]
+
+
+def one_hot(x: NamedArray | int, class_axis: Axis, *, dtype: Any = None) -> NamedArray:
+    """One-hot encodes integer labels along a new axis `class_axis` (placed last).
+
+    Args:
+        x: Integer labels (a NamedArray, or one Python int).
+        class_axis: The class axis; labels outside `[0, class_axis.size)` give all zeros.
+        dtype: The result dtype (default float32).
+
+    Returns:
+        A NamedArray with the axes of `x` followed by `class_axis`.
+
+    Raises:
+        TypeError: If `x` is not an integer NamedArray or int, or `class_axis` is not an Axis.
+        ValueError: If `x` already has an axis named like `class_axis`.
+
+    Examples:
+        >>> labels = named(jnp.array([2, 0]), "batch")
+        >>> nx.nn.one_hot(labels, Axis("class", 3)).array
+        Array([[0., 0., 1.],
+               [1., 0., 0.]], dtype=float32)
+    """
+    if not isinstance(class_axis, Axis):
+        raise TypeError(f"one_hot: class_axis must be a sized Axis, got {describe(class_axis)}.")
+    dtype = dtype or jnp.float32
+    if isinstance(x, int):
+        return _wrap(jax.nn.one_hot(x, class_axis.size, dtype=dtype), (class_axis,))
+    if not isinstance(x, NamedArray) or not jnp.issubdtype(x.dtype, jnp.integer):
+        raise TypeError(
+            f"one_hot: x must be integer labels (a NamedArray or int), got {describe(x)}."
+        )
+    if class_axis.name in x.axis_names:
+        raise ValueError(
+            f"one_hot: x {format_axes(x.axes)} already has an axis named {class_axis.name!r}."
+        )
+    return _wrap(jax.nn.one_hot(x.array, class_axis.size, dtype=dtype), (*x.axes, class_axis))
+
+
+def cross_entropy_loss_and_log_normalizers(
+    logits: NamedArray, Label: AxisSelector, targets: NamedArray
+) -> tuple[NamedArray, NamedArray]:
+    """The per-element cross-entropy and `logsumexp(logits, Label)`, both without `Label`.
+
+    Args:
+        logits: Unnormalised log-probabilities with the `Label` axis.
+        Label: The class axis.
+        targets: Either probabilities with the `Label` axis (e.g. `one_hot` labels), or
+            integer class ids without it.
+
+    Returns:
+        `(loss, log_normalizers)`.
+
+    Raises:
+        TypeError: If `targets` has neither form.
+        ValueError: If `logits` lacks `Label`.
+    """
+    op = "cross_entropy_loss"
+    if not isinstance(logits, NamedArray):
+        raise TypeError(f"{op}: logits must be a NamedArray, got {describe(logits)}.")
+    log_norm = logsumexp(logits, Label)
+    label = logits.resolve_axis(Label)
+    if not isinstance(targets, NamedArray):
+        raise TypeError(f"{op}: targets must be a NamedArray, got {describe(targets)}.")
+    if label.name in targets.axis_names:
+        return dot(targets, log_norm - logits, axis=label), log_norm
+    if jnp.issubdtype(targets.dtype, jnp.integer):
+        return log_norm - take(logits, label, targets), log_norm
+    raise TypeError(
+        f"{op}: targets {format_axes(targets.axes)} of dtype {targets.dtype} are neither "
+        f"probabilities over the label axis {label.name!r} nor integer class ids. Give class ids "
+        f"as an integer array, or one_hot(ids, {label}) for probabilities."
+    )
+
+
+def cross_entropy_loss(
+    logits: NamedArray,
+    Label: AxisSelector,
+    targets: NamedArray,
+    reduction: Reduction | None = mean,
+    where: NamedArray | None = None,
+    reduction_axis: AxisSelection | None = None,
+) -> NamedArray:
+    """Softmax cross-entropy between `logits` and `targets` over the class axis `Label`.
+
+    Args:
+        logits: Unnormalised log-probabilities with the `Label` axis.
+        Label: The class axis.
+        targets: Probabilities with the `Label` axis, or integer class ids without it.
+        reduction: A reduction like `namedax.mean` or `namedax.sum` (called with `axis=`
+            and `where=`), or None for the per-element loss.
+        where: A boolean mask of the elements that count, broadcast by name.
+        reduction_axis: The axes to reduce (default: all).
+
+    Returns:
+        The reduced loss (0-d by default).
+
+    Examples:
+        >>> Label = Axis("label", 3)
+        >>> logits = named(jnp.array([[0.0, 0.0, 0.0], [0.0, 2.0, 0.0]]), ("batch", Label))
+        >>> ids = named(jnp.array([0, 1]), "batch")
+        >>> nx.nn.cross_entropy_loss(logits, Label, ids, reduction=None).array.round(4)
+        Array([1.0986, 0.2395], dtype=float32)
+        >>> nx.nn.cross_entropy_loss(logits, Label, nx.nn.one_hot(ids, Label)).shape
+        {}
+    """
+    loss, _ = cross_entropy_loss_and_log_normalizers(logits, Label, targets)
+    return _reduce("cross_entropy_loss", loss, reduction, where, reduction_axis)
+
+
+def binary_cross_entropy_loss(
+    logits: NamedArray,
+    targets: NamedArray,
+    reduction: Reduction | None = mean,
+    where: NamedArray | None = None,
+    reduction_axis: AxisSelection | None = None,
+) -> NamedArray:
+    """Sigmoid cross-entropy between `logits` and `targets` in [0, 1], aligned by name.
+
+    Computed stably as `softplus(logits) - logits * targets`.
+
+    Args:
+        logits: Unnormalised log-odds.
+        targets: Probabilities (or 0/1 labels) with the axes of `logits` (broadcast by name).
+        reduction: As in `cross_entropy_loss`.
+        where: As in `cross_entropy_loss`.
+        reduction_axis: As in `cross_entropy_loss`.
+
+    Returns:
+        The reduced loss.
+
+    Examples:
+        >>> logits = named(jnp.array([0.0, 100.0]), "batch")
+        >>> nx.nn.binary_cross_entropy_loss(logits, named(jnp.array([1.0, 1.0]), "batch"), None).array
+        Array([0.6931472, 0.       ], dtype=float32)
+    """
+    op = "binary_cross_entropy_loss"
+    (x, z), axes = align_operands(op, ("logits", "targets"), (logits, targets))
+    if axes is None:
+        raise TypeError(f"{op}: logits must be a NamedArray, got {describe(logits)}.")
+    x = jnp.asarray(x)
+    loss = _wrap(jax.nn.softplus(x) - x * jnp.asarray(z, x.dtype), axes)
+    return _reduce(op, loss, reduction, where, reduction_axis)
+
+
+def _reduce(
+    op: str,
+    loss: NamedArray,
+    reduction: Reduction | None,
+    where: NamedArray | None,
+    reduction_axis: AxisSelection | None,
+) -> NamedArray:
+    if reduction is None:
+        if where is None:
+            return loss
+        (m, v), axes = align_operands(op, ("where", "loss"), (where, loss))
+        return _wrap(jnp.where(m, v, jnp.zeros((), v.dtype)), axes)
+    if not callable(reduction):
+        raise TypeError(
+            f"{op}: reduction must be a reduction such as namedax.mean, or None, got "
+            f"{describe(reduction)}."
+        )
+    if where is None:
+        return reduction(loss, axis=reduction_axis)
+    return reduction(loss, axis=reduction_axis, where=where)

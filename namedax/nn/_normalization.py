@@ -1,0 +1,263 @@
+"""Normalisation: `softmax`, `log_softmax`, `logsumexp`, `standardize`, `LayerNorm`, `RmsNorm`.
+
+Each function normalises over the axes it is given by name and keeps (or, for
+`logsumexp`, removes) them; the other axes are batch axes. The axis may be one
+axis or several, and it may sit anywhere in the array.
+
+Examples:
+    >>> x = named(jnp.array([[1.0, 2.0], [3.0, 5.0]]), ("batch", "vocab"))
+    >>> nx.nn.softmax(x, "vocab").array.sum(axis=1).round(4)
+    Array([1., 1.], dtype=float32)
+    >>> nx.nn.logsumexp(x, "vocab").axes
+    (Axis(name='batch', size=2),)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .._array import NamedArray, _wrap
+from .._axes import Axis, AxisSelection, AxisSpec, axis_positions, sized_axes
+from .._broadcast import align_array
+from .._errors import describe, format_axes
+
+__all__ = ["LayerNorm", "RmsNorm", "log_softmax", "logsumexp", "softmax", "standardize"]
+
+
+def _positions(op: str, x: Any, axis: AxisSelection | None) -> tuple[int, ...]:
+    if not isinstance(x, NamedArray):
+        raise TypeError(f"{op}: expected a NamedArray, got {describe(x)}.")
+    if axis is None:
+        return tuple(range(x.ndim))
+    return axis_positions(x.axes, axis, op)
+
+
+def _aligned(op: str, name: str, value: Any, x: NamedArray) -> Any:
+    """`value` (a NamedArray whose axes are among `x`'s, or a scalar) laid out to broadcast with `x`."""
+    if value is None or not isinstance(value, NamedArray):
+        return value
+    names = set(x.axis_names)
+    extra = [a for a in value.axes if a.name not in names]
+    if extra:
+        raise ValueError(
+            f"{op}: {name} {format_axes(value.axes)} has axes {format_axes(extra)} that x "
+            f"{format_axes(x.axes)} lacks. It is broadcast against x by name, so its axes must "
+            "be a subset of x's."
+        )
+    for a in value.axes:
+        axis_positions(x.axes, a, op)  # checks the size
+    return align_array(value.array, value.axes, x.axes)
+
+
+def softmax(x: NamedArray, axis: AxisSelection | None = None) -> NamedArray:
+    """Softmax over `axis` (one axis or several; all axes if None); the axes are kept.
+
+    Args:
+        x: The logits.
+        axis: The axes the probabilities sum to one over.
+
+    Returns:
+        A NamedArray with the axes of `x`.
+
+    Raises:
+        ValueError: If `x` lacks an axis of `axis`.
+
+    Examples:
+        >>> x = named(jnp.zeros((2, 4)), ("batch", "vocab"))
+        >>> nx.nn.softmax(x, "vocab").array[0]
+        Array([0.25, 0.25, 0.25, 0.25], dtype=float32)
+    """
+    return _wrap(jax.nn.softmax(x.array, axis=_positions("softmax", x, axis)), x.axes)
+
+
+def log_softmax(x: NamedArray, axis: AxisSelection | None = None) -> NamedArray:
+    """Log of the softmax over `axis` (all axes if None), computed stably; the axes are kept.
+
+    Examples:
+        >>> x = named(jnp.zeros(4), "vocab")
+        >>> nx.nn.log_softmax(x, "vocab").array
+        Array([-1.3862944, -1.3862944, -1.3862944, -1.3862944], dtype=float32)
+    """
+    return _wrap(jax.nn.log_softmax(x.array, axis=_positions("log_softmax", x, axis)), x.axes)
+
+
+def logsumexp(x: NamedArray, axis: AxisSelection | None = None) -> NamedArray:
+    """`log(sum(exp(x)))` over `axis` (all axes if None), computed stably; those axes are removed.
+
+    Examples:
+        >>> x = named(jnp.zeros((2, 4)), ("batch", "vocab"))
+        >>> y = nx.nn.logsumexp(x, "vocab")
+        >>> y.axes, y.array
+        ((Axis(name='batch', size=2),), Array([1.3862944, 1.3862944], dtype=float32))
+    """
+    positions = _positions("logsumexp", x, axis)
+    out = jax.nn.logsumexp(x.array, axis=positions)
+    return _wrap(out, tuple(a for i, a in enumerate(x.axes) if i not in positions))
+
+
+def standardize(
+    x: NamedArray,
+    axis: AxisSelection,
+    *,
+    mean: NamedArray | None = None,
+    variance: NamedArray | None = None,
+    epsilon: float = 1e-5,
+    where: NamedArray | None = None,
+) -> NamedArray:
+    """Subtracts the mean and divides by the standard deviation over `axis`.
+
+    Args:
+        x: The input.
+        axis: The axes the statistics are taken over.
+        mean: A precomputed mean (axes a subset of `x`'s); computed if None.
+        variance: A precomputed variance (axes a subset of `x`'s); computed if None.
+        epsilon: Added to the variance before the square root.
+        where: A boolean mask, broadcast to `x` by name: only those elements enter
+            the statistics.
+
+    Returns:
+        A NamedArray with the axes of `x`.
+
+    Raises:
+        ValueError: If `x` lacks an axis of `axis`, or `mean`/`variance`/`where` has an
+            axis that `x` lacks.
+
+    Examples:
+        >>> x = named(jnp.array([[1.0, 3.0], [2.0, 6.0]]), ("batch", "embed"))
+        >>> nx.nn.standardize(x, "embed", epsilon=0.0).array
+        Array([[-1.,  1.],
+               [-1.,  1.]], dtype=float32)
+    """
+    positions = _positions("standardize", x, axis)
+    out = jax.nn.standardize(
+        x.array,
+        axis=positions,
+        mean=_aligned("standardize", "mean", mean, x),
+        variance=_aligned("standardize", "variance", variance, x),
+        epsilon=epsilon,
+        where=_aligned("standardize", "where", where, x),
+    )
+    return _wrap(out, x.axes)
+
+
+class _Norm(eqx.Module):
+    """What LayerNorm and RmsNorm share: the axes, the optional affine parameters, eps."""
+
+    axis: tuple[Axis, ...] = eqx.field(static=True)
+    weight: NamedArray | None
+    bias: NamedArray | None
+    eps: float = eqx.field(static=True)
+    dtype: Any = eqx.field(static=True, default=None)
+
+    @classmethod
+    def _make(cls, axis: AxisSpec, eps: float, use_weight: bool, use_bias: bool, dtype: Any):
+        axes = sized_axes(axis, f"{cls.__name__}.init")
+        shape = tuple(a.size for a in axes)
+        weight = _wrap(jnp.ones(shape, dtype or jnp.float32), axes) if use_weight else None
+        bias = _wrap(jnp.zeros(shape, dtype or jnp.float32), axes) if use_bias else None
+        return cls(axes, weight, bias, eps, dtype)
+
+    def _affine(self, op: str, out: jax.Array, x: NamedArray) -> NamedArray:
+        if self.weight is not None:
+            out = out * _aligned(op, "weight", self.weight, x)
+        if self.bias is not None:
+            out = out + _aligned(op, "bias", self.bias, x)
+        return _wrap(out, x.axes)
+
+    def _input(self, op: str, x: NamedArray) -> tuple[jax.Array, tuple[int, ...]]:
+        positions = _positions(op, x, self.axis)
+        array = x.array if self.dtype is None else x.array.astype(self.dtype)
+        return array, positions
+
+
+class LayerNorm(_Norm):
+    """Layer normalisation over named axes: `(x - mean) / sqrt(var + eps) * weight + bias`.
+
+    Build it with `LayerNorm.init`. The statistics are taken over `axis` (every other
+    axis is a batch axis); `weight` and `bias` have exactly the axes of `axis`.
+
+    Examples:
+        >>> Embed = Axis("embed", 4)
+        >>> ln = nx.nn.LayerNorm.init(Embed)
+        >>> x = named(jnp.array([[1.0, 2.0, 3.0, 4.0]]), ("batch", "embed"))
+        >>> ln(x).axes == x.axes
+        True
+    """
+
+    @classmethod
+    def init(
+        cls,
+        axis: AxisSpec,
+        eps: float = 1e-5,
+        use_weight: bool = True,
+        use_bias: bool = True,
+        dtype: Any = None,
+    ) -> LayerNorm:
+        """Builds a LayerNorm over `axis` (one axis or several, fully sized).
+
+        Args:
+            axis: The normalised axes; also the axes of `weight` and `bias`.
+            eps: Added to the variance.
+            use_weight: Whether to learn a scale (initialised to ones).
+            use_bias: Whether to learn an offset (initialised to zeros).
+            dtype: The dtype of the computation and parameters (default: the input's,
+                float32 parameters).
+
+        Returns:
+            The module.
+        """
+        return cls._make(axis, eps, use_weight, use_bias, dtype)
+
+    def __call__(self, x: NamedArray, *, key: Any = None) -> NamedArray:
+        """Normalises `x` over the module's axes (`key` is accepted and ignored)."""
+        array, positions = self._input("LayerNorm", x)
+        mean = jnp.mean(array, axis=positions, keepdims=True)
+        centred = array - mean
+        var = jnp.mean(jnp.square(centred), axis=positions, keepdims=True)
+        return self._affine("LayerNorm", centred * jax.lax.rsqrt(var + self.eps), x)
+
+
+class RmsNorm(_Norm):
+    """Root-mean-square normalisation over named axes: `x / sqrt(mean(x**2) + eps) * weight`.
+
+    Build it with `RmsNorm.init`. Unlike `LayerNorm` it does not centre the input,
+    and by default it learns no bias.
+
+    Examples:
+        >>> norm = nx.nn.RmsNorm.init(Axis("embed", 2), eps=0.0)
+        >>> norm(named(jnp.array([3.0, 4.0]), "embed")).array.tolist()  # [3, 4] / sqrt(12.5)
+        [0.8485281467437744, 1.1313709020614624]
+    """
+
+    @classmethod
+    def init(
+        cls,
+        axis: AxisSpec,
+        eps: float = 1e-6,
+        use_weight: bool = True,
+        use_bias: bool = False,
+        dtype: Any = None,
+    ) -> RmsNorm:
+        """Builds an RmsNorm over `axis` (one axis or several, fully sized).
+
+        Args:
+            axis: The normalised axes; also the axes of `weight` and `bias`.
+            eps: Added to the mean square.
+            use_weight: Whether to learn a scale (initialised to ones).
+            use_bias: Whether to learn an offset (initialised to zeros).
+            dtype: The dtype of the computation and parameters.
+
+        Returns:
+            The module.
+        """
+        return cls._make(axis, eps, use_weight, use_bias, dtype)
+
+    def __call__(self, x: NamedArray, *, key: Any = None) -> NamedArray:
+        """Normalises `x` over the module's axes (`key` is accepted and ignored)."""
+        array, positions = self._input("RmsNorm", x)
+        mean_square = jnp.mean(jnp.square(array), axis=positions, keepdims=True)
+        return self._affine("RmsNorm", array * jax.lax.rsqrt(mean_square + self.eps), x)

@@ -1,0 +1,773 @@
+"""`Stacked`: many copies of one block stored as a single module, applied by one `scan`.
+
+Data model
+----------
+A `Stacked` holds one instance of the block, `stacked`, whose leaves come in two
+kinds, fixed when it is built:
+
+* **per-layer** leaves hold every layer's value. A per-layer NamedArray carries
+  the `Layers` axis (in front); a per-layer plain array (from a block whose
+  parameters are plain JAX arrays, e.g. an `equinox.nn.Linear`) has a leading
+  dimension of size `Layers.size`, and its path is recorded in the static field
+  `per_layer_arrays`, because a plain array has no axis names to tell.
+* **shared** leaves (everything else) are one value used by every layer; they have
+  no `Layers` axis.
+
+Calls follow one rule: per-layer leaves are sliced per layer, shared leaves are
+passed whole to every layer. Arguments of `fold`/`scan`/`vmap` follow the same
+rule: NamedArrays that carry `Layers` are sliced per layer, all other arguments
+are passed whole. Because the stack is one module applied by one `lax.scan`, a
+model compiles the block once, whatever its depth.
+
+`BlockSeq` is the unrolled counterpart (a tuple of separate blocks, applied by a
+Python loop) with the same interface, for heterogeneous layers and for checking a
+`Stacked` against.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from .._array import NamedArray, _short_dtype, _wrap, is_named_array
+from .._axes import Axis, sized_axes
+from .._creation import stack as _stack
+from .._errors import describe, format_axes
+from .._mapping import ResourceMapping, physical_axis_name
+from .._remat import RematSpec, ScanCheckpointPolicy
+from .._scan import fold as _fold, scan as _scan
+from .._vmap import vmap as _vmap
+
+__all__ = ["BlockSeq", "SharedSpec", "Stacked"]
+
+M = TypeVar("M", bound=eqx.Module)
+
+SharedSpec = bool | str | Sequence[str] | Callable[[Any], Any] | None
+"""Which parameters of a stacked block are shared across layers.
+
+`None`/`False`: none (every parameter is per-layer). `True`: all of them. A field
+name or dotted path (`"attn.q_proj"`), or a sequence of them: the leaves under those
+fields. A callable `block -> node or tuple of nodes`, like `equinox.tree_at`'s
+`where`: the leaves inside the nodes it returns.
+"""
+
+
+# --- leaves and paths ----------------------------------------------------------------------
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, (NamedArray, jax.Array, np.ndarray, jax.ShapeDtypeStruct))
+
+
+def _flatten(tree: Any) -> list[tuple[str, Any]]:
+    """`(path, leaf)` pairs with NamedArrays as leaves; paths as `jax.tree_util.keystr`."""
+    flat, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=is_named_array)
+    return [(jax.tree_util.keystr(path), leaf) for path, leaf in flat]
+
+
+def _dotted(path: str) -> str:
+    """`.attn.q_proj[0].weight` -> `attn.q_proj.0.weight` (also `['k']` -> `k`)."""
+    out = path.replace("[", ".").replace("]", "").replace("'", "").replace('"', "")
+    return out.lstrip(".")
+
+
+def _block_name(block: Any) -> str:
+    return getattr(block, "__name__", None) or type(block).__name__
+
+
+# --- building ------------------------------------------------------------------------------
+
+
+def _constructor(Block: Any, op: str) -> Callable[..., Any]:
+    """`Block.init` if the block defines a static/class `init`, else the block itself."""
+    if isinstance(Block, type):
+        init = inspect.getattr_static(Block, "init", None)
+        if isinstance(init, (staticmethod, classmethod)):
+            return Block.init  # type: ignore[attr-defined]
+        return Block
+    if callable(Block):
+        return Block
+    raise TypeError(
+        f"{op}: Block must be a module class (with a static `init` or an `__init__`) or a "
+        f"function that builds one, got {describe(Block)}."
+    )
+
+
+def _layer_keys(key: Any, Layers: Axis, op: str) -> tuple[Any, Any]:
+    """(one key per layer, the key for shared parameters) from a single or pre-split key."""
+    if key is None:
+        return None, None
+    if not isinstance(key, (jax.Array, np.ndarray)):
+        raise TypeError(f"{op}: key must be a PRNG key (jax.random.key(...)), got {describe(key)}.")
+    typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    batch = key.shape if typed else key.shape[:-1]
+    if batch == ():
+        return jax.random.split(key, Layers.size), key
+    if batch == (Layers.size,):
+        return key, key[0]
+    raise ValueError(
+        f"{op}: key must be one PRNG key (split automatically into {Layers.size} per-layer "
+        f"keys along {Layers}) or {Layers.size} keys, one per layer; got a key array with "
+        f"batch shape {batch}."
+    )
+
+
+def _slice_layer(x: Any, Layers: Axis, i: int) -> Any:
+    """Layer `i` of a NamedArray with `Layers` (other values are returned as they are)."""
+    if isinstance(x, NamedArray) and Layers.name in x.axis_names:
+        pos = x.axis_names.index(Layers.name)
+        return _wrap(
+            lax.index_in_dim(x.array, i, pos, keepdims=False), x.axes[:pos] + x.axes[pos + 1 :]
+        )
+    return x
+
+
+def _slice_args(tree: Any, Layers: Axis, i: int) -> Any:
+    return jax.tree_util.tree_map(
+        lambda x: _slice_layer(x, Layers, i), tree, is_leaf=is_named_array
+    )
+
+
+class _Marker:
+    """Stands in for a leaf while a `shared=` callable picks leaves of the block."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str):
+        self.path = path
+
+
+def _shared_paths(shared: SharedSpec, abstract: Any, Block: Any) -> frozenset[str]:
+    """The paths of the array leaves of `abstract` (a block) that `shared` selects."""
+    leaves = [(p, leaf) for p, leaf in _flatten(abstract) if _is_array(leaf)]
+    paths = [p for p, _ in leaves]
+    if shared is None or shared is False:
+        return frozenset()
+    if shared is True:
+        return frozenset(paths)
+    if isinstance(shared, str) or (
+        isinstance(shared, Sequence) and all(isinstance(s, str) for s in shared)
+    ):
+        names = (shared,) if isinstance(shared, str) else tuple(shared)
+        selected = set()
+        for name in names:
+            hits = [p for p in paths if (d := _dotted(p)) == name or d.startswith(name + ".")]
+            if not hits:
+                raise ValueError(
+                    f"Stacked.init: shared={name!r} names no parameter of {_block_name(Block)}. "
+                    f"Its parameters are: {', '.join(_dotted(p) for p in paths) or 'none'}."
+                )
+            selected.update(hits)
+        return frozenset(selected)
+    if callable(shared):
+        marked = jax.tree_util.tree_map_with_path(
+            lambda path, leaf: _mark(jax.tree_util.keystr(path), leaf),
+            abstract,
+            is_leaf=is_named_array,
+        )
+        picked = shared(marked)
+        found = jax.tree_util.tree_leaves(picked, is_leaf=lambda x: isinstance(x, _Marker))
+        selected = {m.path for m in found if isinstance(m, _Marker)}
+        if not selected:
+            raise ValueError(
+                f"Stacked.init: the shared= callable selected no parameter of "
+                f"{_block_name(Block)}. It must return nodes of the block it is given (e.g. "
+                "`lambda block: (block.norm, block.proj.weight)`), like equinox.tree_at's where."
+            )
+        return frozenset(selected)
+    raise TypeError(
+        "Stacked.init: shared must be None, a bool, a field name, a sequence of field names, or "
+        f"a callable selecting nodes of the block; got {describe(shared)}."
+    )
+
+
+def _mark(path: str, leaf: Any) -> Any:
+    if isinstance(leaf, NamedArray):
+        return _wrap(_Marker(path), leaf.axes)
+    return _Marker(path) if _is_array(leaf) else leaf
+
+
+def _merge(per_layer: Any, shared: Any, shared_paths: frozenset[str]) -> Any:
+    """The per-layer tree with the leaves at `shared_paths` taken from the shared tree."""
+    if per_layer is None:
+        return shared
+    if shared is None:
+        return per_layer
+    return jax.tree_util.tree_map_with_path(
+        lambda path, p, s: s if jax.tree_util.keystr(path) in shared_paths else p,
+        per_layer,
+        shared,
+        is_leaf=is_named_array,
+    )
+
+
+# --- calling -------------------------------------------------------------------------------
+
+
+def _check_fold_result(op: str, carry: Any, out: Any) -> None:
+    want = jax.tree_util.tree_structure(carry, is_leaf=is_named_array)
+    if jax.tree_util.tree_structure(out, is_leaf=is_named_array) == want:
+        return
+    if (
+        isinstance(out, tuple)
+        and len(out) == 2
+        and jax.tree_util.tree_structure(out[0], is_leaf=is_named_array) == want
+    ):
+        raise TypeError(
+            f"{op}: the block returned a pair (carry, output), but fold keeps only the carry. "
+            "Use .scan (or .scan_via) for a block that returns (carry, output); its outputs are "
+            "stacked along the layers axis."
+        )
+    raise ValueError(
+        f"{op}: the block must return the next carry, with the structure and axes of the carry "
+        f"it received ({_summary(carry)}), but it returned {_summary(out)}."
+    )
+
+
+def _check_scan_result(op: str, carry: Any, out: Any) -> None:
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError(
+            f"{op}: the block must return a pair (carry, output), but it returned "
+            f"{_summary(out)}. Use .fold (or .fold_via) for a block that returns only the carry."
+        )
+    want = jax.tree_util.tree_structure(carry, is_leaf=is_named_array)
+    if jax.tree_util.tree_structure(out[0], is_leaf=is_named_array) != want:
+        raise ValueError(
+            f"{op}: the carry returned by the block, {_summary(out[0])}, differs from the carry "
+            f"it received, {_summary(carry)}. It must keep its structure and axes."
+        )
+
+
+def _summary(tree: Any) -> str:
+    return str(jax.tree_util.tree_map(describe, tree, is_leaf=is_named_array))
+
+
+def _call_method(method: str | Callable[..., Any]) -> Callable[..., Any]:
+    if callable(method):
+        return method
+    return lambda block, *args, **kwargs: getattr(block, method)(*args, **kwargs)
+
+
+# --- Stacked -------------------------------------------------------------------------------
+
+
+class Stacked(eqx.Module, Generic[M]):
+    """`Layers.size` copies of a block, stored as one module and applied by one `scan`.
+
+    Build it with `Stacked.init(Layers, Block, ...)(*block_args, key=...)`. See the
+    module documentation for the data model: per-layer leaves carry `Layers` (or, for
+    plain arrays, a leading dimension recorded in `per_layer_arrays`), shared leaves
+    do not.
+
+    Attributes:
+        stacked: The block whose per-layer leaves hold every layer's value.
+        Layers: The axis that indexes the layers.
+        gradient_checkpointing: The remat policy of `fold`/`scan` (any `remat=` value
+            of `namedax.scan`).
+        per_layer_arrays: The paths (`jax.tree_util.keystr`, relative to `stacked`)
+            of the per-layer plain-array leaves.
+
+    Examples:
+        >>> Layers, Embed = Axis("layers", 3), Axis("embed", 4)
+        >>> stack = nx.nn.Stacked.init(Layers, nx.nn.Linear)(Embed, Embed, key=jax.random.key(0))
+        >>> stack.stacked.weight.axes
+        (Axis(name='layers', size=3), Axis(name='embed', size=4), Axis(name='embed_in', size=4))
+        >>> x = named(jnp.ones(4), Embed)
+        >>> stack.fold(x).axes
+        (Axis(name='embed', size=4),)
+    """
+
+    stacked: M
+    Layers: Axis = eqx.field(static=True)
+    gradient_checkpointing: RematSpec = eqx.field(static=True, default=False)
+    per_layer_arrays: frozenset[str] = eqx.field(static=True, default=frozenset())
+
+    def __check_init__(self):
+        ScanCheckpointPolicy.from_remat(self.gradient_checkpointing)  # validates
+        for path, leaf in _flatten(self.stacked):
+            if isinstance(leaf, NamedArray):
+                for a in leaf.axes:
+                    if a.name == self.Layers.name and a.size != self.Layers.size:
+                        raise ValueError(
+                            f"Stacked: leaf {path} {format_axes(leaf.axes)} has axis "
+                            f"{a.name!r} of size {a.size}, but the stack has {self.Layers}."
+                        )
+            elif path in self.per_layer_arrays and _is_array(leaf):
+                if not np.shape(leaf) or np.shape(leaf)[0] != self.Layers.size:
+                    raise ValueError(
+                        f"Stacked: per-layer leaf {path} has shape {np.shape(leaf)}; its leading "
+                        f"dimension must be the number of layers, {self.Layers.size}."
+                    )
+
+    @property
+    def Block(self) -> Axis:  # the Haliax name of the layers axis
+        """The layers axis (Haliax calls it `Block`)."""
+        return self.Layers
+
+    @classmethod
+    def init(
+        cls,
+        Layers: Axis,
+        Block: Any,
+        *,
+        gradient_checkpointing: RematSpec = False,
+        shared: SharedSpec = None,
+    ) -> Callable[..., Stacked]:
+        """Returns a function that builds the stack from the block's own arguments.
+
+        `Stacked.init(Layers, Block, ...)(*args, key=key, **kwargs)` builds every layer
+        with `Block.init(*args, key=..., **kwargs)` (or `Block(*args, key=..., **kwargs)`
+        for a block without a static `init`) in one vmapped call.
+
+        Args:
+            Layers: The layers axis (sized).
+            Block: The block class, or a function that builds a block.
+            gradient_checkpointing: The remat policy for `fold`/`scan`: `False`, `True`,
+                `"full"`, `"nested"`, `"offload"`, `"save_all"` or a
+                `ScanCheckpointPolicy`.
+            shared: Which parameters are shared by all layers (see `SharedSpec`). They
+                are built once, with the unsplit key, and have no `Layers` axis.
+
+        Returns:
+            A builder `(*args, key=None, **kwargs) -> Stacked`. `key` is one PRNG key
+            (split into one key per layer for per-layer parameters, used whole for
+            shared ones) or `Layers.size` pre-split keys (then shared parameters use the
+            first). Arguments that are NamedArrays with `Layers` are sliced per layer
+            (shared parameters see layer 0's slice); all others go to every layer.
+
+        Raises:
+            TypeError: If `Block` cannot build a module, or `shared`/`key` has the wrong kind.
+            ValueError: If `shared` selects nothing, or `key` has the wrong length.
+        """
+        (Layers,) = sized_axes(Layers, "Stacked.init")
+        make = _constructor(Block, "Stacked.init")
+        ScanCheckpointPolicy.from_remat(gradient_checkpointing)  # fail early on a bad policy
+
+        def build(*args: Any, key: Any = None, **kwargs: Any) -> Stacked:
+            per_keys, shared_key = _layer_keys(key, Layers, "Stacked.init")
+
+            def make_one(k: Any, args: Any, kwargs: Any) -> Any:
+                return make(*args, **kwargs) if k is None else make(*args, key=k, **kwargs)
+
+            first = _slice_args((args, kwargs), Layers, 0)
+            abstract = eqx.filter_eval_shape(make_one, shared_key, *first)
+            shared_paths = _shared_paths(shared, abstract, Block)
+            array_paths = [p for p, leaf in _flatten(abstract) if _is_array(leaf)]
+            per_paths = [p for p in array_paths if p not in shared_paths]
+            per_tree = shared_tree = None
+            if per_paths or not array_paths:
+                per_tree = _vmap(make_one, Layers, default=_keys_only(per_keys))(
+                    per_keys, args, kwargs
+                )
+            if shared_paths:
+                shared_tree = make_one(shared_key, *first)
+            block = _merge(per_tree, shared_tree, shared_paths)
+            per_set = set(per_paths)
+            plain = frozenset(
+                p
+                for p, leaf in _flatten(block)
+                if p in per_set and not isinstance(leaf, NamedArray)
+            )
+            return cls(block, Layers, gradient_checkpointing, plain)
+
+        build.__name__ = f"init_stacked_{_block_name(Block)}"
+        return build
+
+    # --- the per-layer / shared split ------------------------------------------------------
+
+    def _is_per_layer(self, path: str, leaf: Any) -> bool:
+        if isinstance(leaf, NamedArray):
+            return self.Layers.name in leaf.axis_names
+        return path in self.per_layer_arrays and _is_array(leaf)
+
+    def _partition(self) -> tuple[Any, Any, Callable[[Any], bool]]:
+        """(per-layer leaves, shared leaves, is_scanned) for passing the block through a scan."""
+        flags = iter([self._is_per_layer(p, leaf) for p, leaf in _flatten(self.stacked)])
+        mask = jax.tree_util.tree_map(lambda _: next(flags), self.stacked, is_leaf=is_named_array)
+        per = jax.tree_util.tree_map(lambda m, x: x if m else None, mask, self.stacked)
+        shared = jax.tree_util.tree_map(lambda m, x: None if m else x, mask, self.stacked)
+        plain_ids = {
+            id(leaf)
+            for leaf in jax.tree_util.tree_leaves(per, is_leaf=is_named_array)
+            if not isinstance(leaf, NamedArray)
+        }
+        return per, shared, lambda leaf: isinstance(leaf, NamedArray) or id(leaf) in plain_ids
+
+    # --- calling ---------------------------------------------------------------------------
+
+    def fold(self, init: Any, *args: Any, unroll: int | bool | None = None, **kwargs: Any) -> Any:
+        """Applies the layers in order: `carry = layer(carry, *args, **kwargs)` for each layer.
+
+        Compiles to one `lax.scan`. Arguments that are NamedArrays with `Layers` are
+        sliced per layer; all others go to every layer.
+
+        Args:
+            init: The initial carry.
+            *args: Further arguments of the block's `__call__`.
+            unroll: Layers per loop iteration (`True` unrolls fully), as in `jax.lax.scan`.
+            **kwargs: Further keyword arguments of the block's `__call__`.
+
+        Returns:
+            The final carry.
+
+        Raises:
+            TypeError: If the block returns a `(carry, output)` pair (use `scan`).
+            ValueError: If the block changes the carry's structure or axes.
+        """
+        return self.fold_via(_call_method("__call__"), unroll=unroll)(init, *args, **kwargs)
+
+    def scan(self, init: Any, *args: Any, unroll: int | bool | None = None, **kwargs: Any) -> Any:
+        """Like `fold` for a block returning `(carry, output)`: returns `(carry, outputs)`.
+
+        The outputs of all layers are stacked with `Layers` in front.
+
+        Raises:
+            TypeError: If the block does not return a pair (use `fold`).
+        """
+        return self.scan_via(_call_method("__call__"), unroll=unroll)(init, *args, **kwargs)
+
+    def vmap(self, *args: Any, **kwargs: Any) -> Any:
+        """Applies every layer to the same input, in parallel (an ensemble).
+
+        Arguments that are NamedArrays with `Layers` are sliced per member; all others
+        go to every member. Every output gets `Layers` in front.
+
+        Examples:
+            >>> Members, Embed = Axis("members", 5), Axis("embed", 3)
+            >>> ensemble = nx.nn.Stacked.init(Members, nx.nn.Linear)(
+            ...     Embed, Axis("out", 1), key=jax.random.key(0))
+            >>> ensemble.vmap(named(jnp.ones(3), Embed)).axes
+            (Axis(name='members', size=5), Axis(name='out', size=1))
+        """
+        return self.vmap_via(_call_method("__call__"))(*args, **kwargs)
+
+    def fold_via(
+        self, fn: Callable[..., Any] | str, *, unroll: int | bool | None = None
+    ) -> Callable[..., Any]:
+        """Returns `(init, *args, **kwargs) -> carry` folding `fn(block, carry, *args, **kwargs)`.
+
+        `fn` may be a function of the block or the name of a block method.
+        """
+        call = _call_method(fn)
+        per, shared, is_scanned = self._partition()
+
+        def step(carry: Any, layer: Any, *args: Any, **kwargs: Any) -> Any:
+            out = call(eqx.combine(layer, shared, is_leaf=is_named_array), carry, *args, **kwargs)
+            _check_fold_result("Stacked.fold", carry, out)
+            return out
+
+        run = _fold(step, self.Layers, **self._scan_options(unroll, is_scanned))
+        return lambda init, *args, **kwargs: run(init, per, *args, **kwargs)
+
+    def scan_via(
+        self, fn: Callable[..., Any] | str, *, unroll: int | bool | None = None
+    ) -> Callable[..., Any]:
+        """Returns `(init, *args, **kwargs) -> (carry, outputs)` scanning `fn(block, carry, ...)`."""
+        call = _call_method(fn)
+        per, shared, is_scanned = self._partition()
+
+        def step(carry: Any, layer: Any, *args: Any, **kwargs: Any) -> Any:
+            out = call(eqx.combine(layer, shared, is_leaf=is_named_array), carry, *args, **kwargs)
+            _check_scan_result("Stacked.scan", carry, out)
+            return out
+
+        run = _scan(step, self.Layers, **self._scan_options(unroll, is_scanned))
+        return lambda init, *args, **kwargs: run(init, per, *args, **kwargs)
+
+    def vmap_via(self, fn: Callable[..., Any] | str) -> Callable[..., Any]:
+        """Returns `(*args, **kwargs) -> outputs` applying `fn(block, *args, **kwargs)` per layer in parallel."""
+        call = _call_method(fn)
+        per, shared, is_mapped = self._partition()
+
+        def member(layer: Any, *args: Any, **kwargs: Any) -> Any:
+            return call(eqx.combine(layer, shared, is_leaf=is_named_array), *args, **kwargs)
+
+        run = _vmap(member, self.Layers, default=lambda leaf: 0 if is_mapped(leaf) else None)
+        return lambda *args, **kwargs: run(per, *args, **kwargs)
+
+    def _scan_options(self, unroll: int | bool | None, is_scanned: Callable) -> dict[str, Any]:
+        return {
+            "remat": self.gradient_checkpointing,
+            "unroll": 1 if unroll is None else unroll,
+            "is_scanned": is_scanned,
+        }
+
+    # --- inspection ------------------------------------------------------------------------
+
+    def get_layer(self, i: int) -> M:
+        """Layer `i` as a standalone block (per-layer leaves sliced, shared leaves as they are)."""
+        if not -self.Layers.size <= i < self.Layers.size:
+            raise IndexError(f"Stacked.get_layer: index {i} is out of range for {self.Layers}.")
+        i %= self.Layers.size
+        per, shared, _ = self._partition()
+        layer = jax.tree_util.tree_map(
+            lambda x: _slice_layer(x, self.Layers, i) if isinstance(x, NamedArray) else x[i],
+            per,
+            is_leaf=is_named_array,
+        )
+        return eqx.combine(layer, shared, is_leaf=is_named_array)
+
+    def unstacked(self) -> tuple[M, ...]:
+        """Every layer as a standalone block, in order."""
+        return tuple(self.get_layer(i) for i in range(self.Layers.size))
+
+    def explain(self, mapping: ResourceMapping | None = None) -> str:
+        """A table of the block's parameters: per-layer or shared, named shape, and mesh axes.
+
+        Args:
+            mapping: A logical-to-mesh axis mapping; defaults to the current
+                `axis_mapping` (axes it does not mention are shown as replicated, `-`).
+
+        Returns:
+            The table as a string (print it).
+
+        Examples:
+            >>> Layers, Embed = Axis("layers", 2), Axis("embed", 4)
+            >>> stack = nx.nn.Stacked.init(Layers, nx.nn.LayerNorm, shared="bias")(Embed)
+            >>> print(stack.explain())
+            Stacked LayerNorm over layers(2): 1 per-layer leaf (8 values), 1 shared leaf (4 values)
+              leaf     kind       named shape         dtype  mesh
+              .weight  per-layer  {layers:2, embed:4}  f32    {layers:-, embed:-}
+              .bias    shared     {embed:4}           f32    {embed:-}
+        """
+        rows, counts = [], {"per-layer": [0, 0], "shared": [0, 0]}
+        for path, leaf in _flatten(self.stacked):
+            if not _is_array(leaf):
+                continue
+            kind = "per-layer" if self._is_per_layer(path, leaf) else "shared"
+            counts[kind][0] += 1
+            counts[kind][1] += int(
+                np.prod(np.shape(leaf.array if isinstance(leaf, NamedArray) else leaf))
+            )
+            rows.append(
+                (
+                    path,
+                    kind,
+                    *_describe_leaf(leaf, self.Layers, path in self.per_layer_arrays, mapping),
+                )
+            )
+        (n_per, v_per), (n_shared, v_shared) = counts["per-layer"], counts["shared"]
+        head = (
+            f"Stacked {type(self.stacked).__name__} over {self.Layers}: "
+            f"{n_per} per-layer leaf{'s' * (n_per != 1)} ({v_per} values), "
+            f"{n_shared} shared leaf{'s' * (n_shared != 1)} ({v_shared} values)"
+        )
+        table = [("leaf", "kind", "named shape", "dtype", "mesh"), *rows]
+        widths = [max(len(r[c]) for r in table) for c in range(4)]
+        lines = [head]
+        for r in table:
+            cells = [r[c].ljust(widths[c]) for c in range(4)] + [r[4]]
+            lines.append("  " + "  ".join(cells).rstrip())
+        return "\n".join(lines)
+
+    # --- tree utilities --------------------------------------------------------------------
+
+    def _map_per_layer(self, fn: Callable[..., Any], *rest: Stacked) -> Stacked:
+        """`fn(block, *rest_blocks)` applied layer by layer (shared leaves once), restacked.
+
+        `fn` maps blocks to blocks of the same structure; the per-layer leaves reach it
+        without `Layers`. Used by `namedax.tree_util.scan_aware_tree_map`.
+        """
+        parts = [s._partition() for s in (self, *rest)]
+        shared_out = fn(*(shared for _, shared, _ in parts))
+        pers = [per for per, _, _ in parts]
+        if jax.tree_util.tree_leaves(pers[0], is_leaf=is_named_array):
+            filters = [is_mapped for _, _, is_mapped in parts]
+            default = lambda leaf: 0 if any(f(leaf) for f in filters) else None
+            per_out = _vmap(fn, self.Layers, default=default)(*pers)
+        else:
+            per_out = pers[0]
+        merged = eqx.combine(per_out, shared_out, is_leaf=is_named_array)
+        return eqx.tree_at(lambda s: s.stacked, self, merged)
+
+
+class BlockSeq(eqx.Module, Generic[M]):
+    """A sequence of blocks applied by a Python loop, with the interface of `Stacked`.
+
+    Use it for heterogeneous layers (`BlockSeq([block_a, block_b], Layers)`), or to
+    check a `Stacked` against the unrolled computation: `BlockSeq.init` takes the
+    arguments of `Stacked.init` and builds the very same layers (same keys, same
+    values), stored as separate blocks. Shared parameters are then copies in each
+    block, so training a `BlockSeq` does not keep them tied.
+
+    Arguments of `fold`/`scan`/`vmap` that are NamedArrays with `Layers` are sliced
+    per layer; all others go to every layer.
+
+    Attributes:
+        blocks: The blocks, in order.
+        Layers: The axis that indexes them (its size is the number of blocks).
+        gradient_checkpointing: If it rematerialises (see `ScanCheckpointPolicy`), each
+            block call is wrapped in `equinox.filter_checkpoint` with the policy.
+
+    Examples:
+        >>> Layers, Embed = Axis("layers", 3), Axis("embed", 4)
+        >>> key = jax.random.key(0)
+        >>> stack = nx.nn.Stacked.init(Layers, nx.nn.Linear)(Embed, Embed, key=key)
+        >>> seq = nx.nn.BlockSeq.init(Layers, nx.nn.Linear)(Embed, Embed, key=key)
+        >>> x = named(jnp.ones(4), Embed)
+        >>> bool(jnp.allclose(stack.fold(x).array, seq.fold(x).array, atol=1e-6))
+        True
+    """
+
+    blocks: tuple[M, ...]
+    Layers: Axis = eqx.field(static=True)
+    gradient_checkpointing: RematSpec = eqx.field(static=True, default=False)
+
+    def __check_init__(self):
+        if len(self.blocks) != self.Layers.size:
+            raise ValueError(
+                f"BlockSeq: {len(self.blocks)} blocks were given for {self.Layers}; give one "
+                "block per position of the layers axis."
+            )
+        ScanCheckpointPolicy.from_remat(self.gradient_checkpointing)
+
+    @property
+    def Block(self) -> Axis:  # the Haliax name of the layers axis
+        """The layers axis (Haliax calls it `Block`)."""
+        return self.Layers
+
+    @classmethod
+    def init(
+        cls,
+        Layers: Axis,
+        Block: Any,
+        *,
+        gradient_checkpointing: RematSpec = False,
+        shared: SharedSpec = None,
+    ) -> Callable[..., BlockSeq]:
+        """Like `Stacked.init`, but returns the layers as separate blocks."""
+        make = Stacked.init(
+            Layers, Block, gradient_checkpointing=gradient_checkpointing, shared=shared
+        )
+
+        def build(*args: Any, key: Any = None, **kwargs: Any) -> BlockSeq:
+            stack = make(*args, key=key, **kwargs)
+            return cls(stack.unstacked(), stack.Layers, gradient_checkpointing)
+
+        build.__name__ = f"init_blockseq_{_block_name(Block)}"
+        return build
+
+    def _call(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        policy = ScanCheckpointPolicy.from_remat(self.gradient_checkpointing)
+        if not policy.rematerialises:
+            return fn
+        return eqx.filter_checkpoint(
+            fn, policy=policy.checkpoint_policy(), prevent_cse=policy.prevent_cse
+        )
+
+    def fold(self, init: Any, *args: Any, unroll: int | bool | None = None, **kwargs: Any) -> Any:
+        """`carry = block(carry, *args, **kwargs)` for each block in order; see `Stacked.fold`."""
+        return self.fold_via(_call_method("__call__"))(init, *args, **kwargs)
+
+    def scan(self, init: Any, *args: Any, unroll: int | bool | None = None, **kwargs: Any) -> Any:
+        """Like `fold` for blocks returning `(carry, output)`; outputs stacked along `Layers`."""
+        return self.scan_via(_call_method("__call__"))(init, *args, **kwargs)
+
+    def vmap(self, *args: Any, **kwargs: Any) -> Any:
+        """Every block on the same input; outputs stacked along `Layers`. See `Stacked.vmap`."""
+        return self.vmap_via(_call_method("__call__"))(*args, **kwargs)
+
+    def fold_via(
+        self, fn: Callable[..., Any] | str, *, unroll: int | bool | None = None
+    ) -> Callable[..., Any]:
+        """Returns `(init, *args, **kwargs) -> carry` folding `fn(block, carry, *args, **kwargs)`."""
+        call = self._call(_call_method(fn))
+
+        def run(init: Any, *args: Any, **kwargs: Any) -> Any:
+            carry = init
+            for i, block in enumerate(self.blocks):
+                a, k = _slice_args((args, kwargs), self.Layers, i)
+                out = call(block, carry, *a, **k)
+                _check_fold_result("BlockSeq.fold", carry, out)
+                carry = out
+            return carry
+
+        return run
+
+    def scan_via(
+        self, fn: Callable[..., Any] | str, *, unroll: int | bool | None = None
+    ) -> Callable[..., Any]:
+        """Returns `(init, *args, **kwargs) -> (carry, outputs)` scanning `fn(block, carry, ...)`."""
+        call = self._call(_call_method(fn))
+
+        def run(init: Any, *args: Any, **kwargs: Any) -> Any:
+            carry, outputs = init, []
+            for i, block in enumerate(self.blocks):
+                a, k = _slice_args((args, kwargs), self.Layers, i)
+                out = call(block, carry, *a, **k)
+                _check_scan_result("BlockSeq.scan", carry, out)
+                carry = out[0]
+                outputs.append(out[1])
+            return carry, _stack_outputs(outputs, self.Layers)
+
+        return run
+
+    def vmap_via(self, fn: Callable[..., Any] | str) -> Callable[..., Any]:
+        """Returns `(*args, **kwargs) -> outputs` applying `fn(block, *args, **kwargs)` per block."""
+        call = _call_method(fn)
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            outputs = []
+            for i, block in enumerate(self.blocks):
+                a, k = _slice_args((args, kwargs), self.Layers, i)
+                outputs.append(call(block, *a, **k))
+            return _stack_outputs(outputs, self.Layers)
+
+        return run
+
+    def get_layer(self, i: int) -> M:
+        """Block `i`."""
+        return self.blocks[i]
+
+    def unstacked(self) -> tuple[M, ...]:
+        """The blocks."""
+        return tuple(self.blocks)
+
+
+def _stack_outputs(outputs: list[Any], Layers: Axis) -> Any:
+    """Stacks per-layer outputs: NamedArrays gain `Layers` in front, arrays a leading dimension."""
+
+    def stack(*xs: Any) -> Any:
+        first = xs[0]
+        if isinstance(first, NamedArray):
+            return _stack(Layers, xs)
+        if _is_array(first):
+            return jnp.stack(xs)
+        return first
+
+    return jax.tree_util.tree_map(stack, *outputs, is_leaf=is_named_array)
+
+
+def _keys_only(per_keys: Any) -> Callable[[Any], int | None]:
+    """A vmap `default` that maps the per-layer keys and leaves every other plain array whole."""
+    return lambda leaf: 0 if leaf is per_keys else None
+
+
+def _describe_leaf(
+    leaf: Any, Layers: Axis, plain_per_layer: bool, mapping: ResourceMapping | None
+) -> tuple[str, str, str]:
+    """(named shape, dtype, mesh placement) of one leaf for `Stacked.explain`."""
+    if isinstance(leaf, NamedArray):
+        mesh = ", ".join(
+            f"{a.name}:{_mesh_name(physical_axis_name(a, mapping))}" for a in leaf.axes
+        )
+        return format_axes(leaf.axes), _short_dtype(leaf.dtype), "{" + mesh + "}"
+    dims = [str(d) for d in np.shape(leaf)]
+    if plain_per_layer:
+        dims[0] = f"{Layers.name}:{dims[0]}"
+    return "[" + ", ".join(dims) + "]", _short_dtype(leaf.dtype), "-"
+
+
+def _mesh_name(resource: Any) -> str:
+    if resource is None:
+        return "-"
+    if isinstance(resource, tuple):
+        return "(" + ",".join(resource) + ")"
+    return str(resource)
