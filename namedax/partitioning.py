@@ -1,0 +1,73 @@
+"""Partitioning named axes onto a device mesh, with JAX's own sharding machinery.
+
+Model code names *logical* axes (`batch`, `embed`, `mlp`); a device mesh has
+*physical* axes (`data`, `model`). An axis mapping such as `{"batch": "data"}`
+connects the two, so one model runs data-parallel, FSDP or tensor-parallel by
+changing the mapping, never the model:
+
+* `axis_mapping(mapping, merge=False)` sets the mapping for the current thread;
+  `current_axis_mapping()` reads it and `physical_axis_name(axis)` looks one axis up.
+* `shard(tree)` partitions every NamedArray in a pytree (`device_put` outside `jit`,
+  a sharding constraint inside); `auto_sharded(tree)` does so only when a mapping and
+  a mesh are set. `pspec_for(tree)` and `infer_resource_partitions(tree)` give the
+  `PartitionSpec`s / `NamedSharding`s themselves.
+* `named_jit(fn, axis_resources, ...)` is a filtered `jax.jit` that applies mappings
+  to inputs and outputs; `fsdp(fn, parameter_mapping, compute_mapping)` is the FSDP
+  pattern on top of it.
+* `shard_map(fn, mesh)` is `jax.shard_map` with specs derived from axis names.
+
+The mesh is a `jax.sharding.Mesh`, passed as `mesh=` or set with `jax.set_mesh`.
+Prefer meshes with `AxisType.Auto` axes (`jax.make_mesh(shape, names,
+axis_types=(AxisType.Auto,) * n)`): XLA then propagates shardings through the model
+from the constraints namedax adds. On `Explicit` axes namedax uses `jax.sharding.reshard`.
+
+Examples:
+    >>> from jax.sharding import AxisType
+    >>> from namedax.partitioning import axis_mapping, shard
+    >>> mesh = jax.make_mesh((4, 2), ("data", "model"), axis_types=(AxisType.Auto,) * 2)
+    >>> x = named(jnp.zeros((8, 6)), ("batch", "embed"))
+    >>> with jax.set_mesh(mesh), axis_mapping({"batch": "data", "embed": "model"}):
+    ...     y = shard(x)
+    >>> y.array.sharding.spec
+    P('data', 'model')
+"""
+
+from ._mapping import (
+    ResourceAxis as ResourceAxis,
+    ResourceMapping as ResourceMapping,
+    axis_mapping as axis_mapping,
+    current_axis_mapping as current_axis_mapping,
+    current_axis_mapping as current_thread_local_mapping,
+    physical_axis_name as physical_axis_name,
+)
+from ._named_jit import NamedJitWrapped as NamedJitWrapped, fsdp as fsdp, named_jit as named_jit
+from ._shard_map import shard_map as shard_map
+from ._sharding import (
+    auto_sharded as auto_sharded,
+    infer_resource_partitions as infer_resource_partitions,
+    physical_axis_size as physical_axis_size,
+    pspec_for as pspec_for,
+    pspec_for_axis as pspec_for_axis,
+    round_axis_for_partitioning as round_axis_for_partitioning,
+    shard as shard,
+)
+
+__all__ = [
+    "NamedJitWrapped",
+    "ResourceAxis",
+    "ResourceMapping",
+    "auto_sharded",
+    "axis_mapping",
+    "current_axis_mapping",
+    "current_thread_local_mapping",
+    "fsdp",
+    "infer_resource_partitions",
+    "named_jit",
+    "physical_axis_name",
+    "physical_axis_size",
+    "pspec_for",
+    "pspec_for_axis",
+    "round_axis_for_partitioning",
+    "shard",
+    "shard_map",
+]
