@@ -44,8 +44,10 @@ from ._broadcast import (
 from ._einsum import einsum as einsum
 from ._rearrange import rearrange as rearrange
 from ._nmap import nmap as nmap
+from ._nmap import nmap as nmap
 from ._remat import ScanCheckpointPolicy as ScanCheckpointPolicy
 from ._scan import fold as fold, map as map, scan as scan
+from ._vmap import vmap as vmap
 from ._vmap import vmap as vmap
 from ._shape import (
     flatten as flatten,
