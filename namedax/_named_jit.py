@@ -20,7 +20,8 @@ import jax
 
 from ._errors import describe
 from ._mapping import ResourceMapping, axis_mapping, current_axis_mapping
-from ._sharding import mapping_key, shard_tree
+from ._pspec import mapping_key
+from ._sharding import shard_tree
 
 __all__ = ["fsdp", "named_jit"]
 

@@ -22,7 +22,7 @@ from ._array import NamedArray, _wrap, is_named_array
 from ._axes import Axis
 from ._errors import describe
 from ._mapping import ResourceMapping
-from ._sharding import AnyMesh, SpecTarget, is_array_like, leaf_specs, require_mesh, resolve_mapping
+from ._pspec import AnyMesh, SpecTarget, is_array_like, leaf_specs, require_mesh, resolve_mapping
 
 __all__ = ["shard_map"]
 

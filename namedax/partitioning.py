@@ -41,16 +41,15 @@ from ._mapping import (
     physical_axis_name as physical_axis_name,
 )
 from ._named_jit import NamedJitWrapped as NamedJitWrapped, fsdp as fsdp, named_jit as named_jit
-from ._shard_map import shard_map as shard_map
-from ._sharding import (
-    auto_sharded as auto_sharded,
+from ._pspec import (
     infer_resource_partitions as infer_resource_partitions,
     physical_axis_size as physical_axis_size,
     pspec_for as pspec_for,
     pspec_for_axis as pspec_for_axis,
     round_axis_for_partitioning as round_axis_for_partitioning,
-    shard as shard,
 )
+from ._shard_map import shard_map as shard_map
+from ._sharding import auto_sharded as auto_sharded, shard as shard
 
 __all__ = [
     "NamedJitWrapped",
