@@ -23,9 +23,11 @@ name; the lowering is cached per equation, input axes and aliases.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 from jax import lax
 
@@ -38,6 +40,7 @@ __all__ = ["einsum"]
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _PLANS: dict[Any, tuple[str, tuple[Axis, ...]]] = {}
+_COMPILED: dict[Any, Callable[..., Any]] = {}
 
 
 def einsum(
@@ -112,14 +115,35 @@ def einsum(
     if plan is None:
         plan = _PLANS[key] = _plan(equation, tuple(a.axes for a in arrays), aliases)
     spec, out_axes = plan
-    out = jnp.einsum(
-        spec,
-        *(a.array for a in arrays),
-        precision=precision,
-        preferred_element_type=preferred_element_type,
-        _dot_general=_dot if _dot_general is None else _dot_general,
-    )
+    dot = _dot if _dot_general is None else _dot_general
+    out = _contract(spec, [a.array for a in arrays], precision, preferred_element_type, dot)
     return _wrap(out, out_axes)
+
+
+def _contract(spec: str, arrays: list[Any], precision: Any, preferred: Any, dot: Any) -> Any:
+    """`jnp.einsum(spec, *arrays)`, through a cached `jit` when the options allow.
+
+    `jnp.einsum` searches for a contraction order on every call, which dominates its
+    eager cost; a jitted wrapper per spec does that once. Under an outer `jit` the
+    wrapper is inlined, so the compiled code is the same.
+    """
+    if dot is lax.dot_general:
+        key = (spec, precision, preferred)
+        try:
+            fn = _COMPILED.get(key)
+        except TypeError:  # an unhashable option: call jnp.einsum directly
+            pass
+        else:
+            if fn is None:
+                fn = _COMPILED[key] = jax.jit(
+                    functools.partial(
+                        jnp.einsum, spec, precision=precision, preferred_element_type=preferred
+                    )
+                )
+            return fn(*arrays)
+    return jnp.einsum(
+        spec, *arrays, precision=precision, preferred_element_type=preferred, _dot_general=dot
+    )
 
 
 def _check_aliases(aliases: dict[str, Any]) -> None:

@@ -207,3 +207,16 @@ def test_type_errors():
         nx.einsum("{s} -> ", X, s=[1])
     with pytest.raises(ValueError, match="einsum: no arrays were given"):
         nx.einsum("-> b")
+
+
+def test_compiles_to_the_same_hlo_as_jnp_einsum():
+    def ops(hlo):
+        return sorted(
+            line.split("=")[1].split("(")[0].split()[-1]
+            for line in hlo.splitlines()
+            if " = " in line
+        )
+
+    named = jax.jit(lambda x, y: nx.einsum("{d} -> b q k", x, y).array).lower(X, Y)
+    positional = jax.jit(lambda x, y: jnp.einsum("bqd,bkd->bqk", x, y)).lower(X.array, Y.array)
+    assert ops(named.compile().as_text()) == ops(positional.compile().as_text())
