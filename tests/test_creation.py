@@ -73,9 +73,9 @@ def test_full_like():
 
 def test_filled_array_errors():
     with pytest.raises(TypeError, match=r"zeros: axis 'a' has no size\. Pass an Axis"):
-        nx.zeros("a")
+        nx.zeros("a")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"ones: axis 'b' has no size"):
-        nx.ones((A, "b"))
+        nx.ones((A, "b"))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"full: duplicate axis names \['a'\]"):
         nx.full((A, A), 1.0)
     with pytest.raises(ValueError, match=r"broadcast_to: the array \{z:2\} has axes \{z:2\}"):
@@ -85,7 +85,7 @@ def test_filled_array_errors():
     with pytest.raises(TypeError, match=r"full: fill_value is a plain ndarray of shape \(2,\)"):
         nx.full((A,), np.ones(2))
     with pytest.raises(TypeError, match=r"zeros_like: a must be a NamedArray, got a plain"):
-        nx.zeros_like(jnp.ones(3))
+        nx.zeros_like(jnp.ones(3))  # type: ignore[arg-type]
 
 
 # --- ranges -------------------------------------------------------------------------------------
@@ -122,9 +122,9 @@ def test_linspace_logspace_geomspace(endpoint):
 
 def test_range_errors():
     with pytest.raises(TypeError, match=r"arange: axis 'x' has no size\. Pass an Axis"):
-        nx.arange("x")
+        nx.arange("x")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"linspace: axis 'x' has no size"):
-        nx.linspace("x", start=0.0, stop=1.0)
+        nx.linspace("x", start=0.0, stop=1.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"geomspace: needs exactly one axis, got \{a:2, b:3\}"):
         nx.geomspace((A, B), start=1.0, stop=2.0)
     with pytest.raises(ValueError, match=r"arange: needs exactly one axis"):
@@ -178,9 +178,9 @@ def test_stack_errors():
     with pytest.raises(ValueError, match=r"stack: needs at least one array"):
         nx.stack("s", [])
     with pytest.raises(TypeError, match=r"stack: arrays\[1\] must be a NamedArray, got a plain"):
-        nx.stack("s", [x, jnp.zeros((2, 3))])
+        nx.stack("s", [x, jnp.zeros((2, 3))])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"stack: arrays must be a list or tuple"):
-        nx.stack("s", x)
+        nx.stack("s", x)  # type: ignore[arg-type]
 
 
 def test_concatenate_aligns_by_name():
@@ -227,7 +227,7 @@ def test_concatenate_errors():
     with pytest.raises(ValueError, match=r"concatenate: axis b\(5\) has size 5 but the sum .* 6"):
         nx.concatenate(nx.Axis("b", 5), [x, x])
     with pytest.raises(TypeError, match=r"concatenate: arrays\[0\] must be a NamedArray"):
-        nx.concatenate("b", [np.zeros(3)])
+        nx.concatenate("b", [np.zeros(3)])  # type: ignore[arg-type]
 
 
 # --- repeat and tile ----------------------------------------------------------------------------
@@ -263,7 +263,7 @@ def test_repeat_errors():
     with pytest.raises(ValueError, match=r"repeat: repeats \{a:2\} must be a scalar or hold only"):
         nx.repeat(x, nx.named(jnp.ones(2, int), "a"), "b")
     with pytest.raises(TypeError, match=r"repeat: a must be a NamedArray"):
-        nx.repeat(jnp.zeros(3), 2, "b")
+        nx.repeat(jnp.zeros(3), 2, "b")  # type: ignore[arg-type]
 
 
 def test_tile():
@@ -285,6 +285,6 @@ def test_tile_errors():
     with pytest.raises(ValueError, match=r"tile: the count for axis 'a' must be >= 0, got -1"):
         nx.tile(x, {"a": -1})
     with pytest.raises(TypeError, match=r"tile: the count for axis 'b' must be an int, got 2.0"):
-        nx.tile(x, {"b": 2.0})
+        nx.tile(x, {"b": 2.0})  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"tile: reps must be a dict \{axis: count\}, got tuple"):
-        nx.tile(x, (2, 2))
+        nx.tile(x, (2, 2))  # type: ignore[arg-type]

@@ -168,29 +168,33 @@ def test_signatures_are_documented():
     assert "ddof=0" in str(inspect.signature(nx.std))
     assert str(inspect.signature(nx.cumsum)).startswith("(array: 'NamedArray', axis: 'AxisSel")
     for entry in [*REDUCTIONS.values(), *AXISWISE.values()]:
-        assert entry.named.__doc__.startswith("Named version of `jax.numpy.")
+        assert (entry.named.__doc__ or "").startswith("Named version of `jax.numpy.")
 
 
-@pytest.mark.parametrize("name", ["sum", "mean", "max", "std", "logsumexp_like"])
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "std"])
 def test_gradients_match_jnp(name):
+    entry = REDUCTIONS[name]
     x = sample("real", seed=9)
-    if name == "logsumexp_like":  # a composite: max + sum over different axes
 
-        def named_fn(a):
-            y = nx.named(a, ABC)
-            return (nx.exp(y - y.max("c")).sum("c") * y.mean("c")).sum().scalar()
+    def named_fn(a):
+        y = in_order(nx.named(a, ABC), (C, A, B))
+        return (entry.named(y, ("b", "c")) ** 2).sum().scalar()
 
-        def ref_fn(a):
-            return (jnp.exp(a - a.max(2, keepdims=True)).sum(2) * a.mean(2)).sum()
-    else:
-        entry = REDUCTIONS[name]
+    def ref_fn(a):
+        return (entry.reference(a, (1, 2)) ** 2).sum()
 
-        def named_fn(a):
-            y = in_order(nx.named(a, ABC), (C, A, B))
-            return (entry.named(y, ("b", "c")) ** 2).sum().scalar()
+    np.testing.assert_allclose(jax.grad(named_fn)(x), jax.grad(ref_fn)(x), rtol=1e-5, atol=1e-6)
 
-        def ref_fn(a):
-            return (entry.reference(a, (1, 2)) ** 2).sum()
+
+def test_gradient_of_a_composite():
+    x = sample("real", seed=9)
+
+    def named_fn(a):
+        y = nx.named(a, ABC)
+        return (nx.exp(y - y.max("c")).sum("c") * y.mean("c")).sum().scalar()
+
+    def ref_fn(a):
+        return (jnp.exp(a - a.max(2, keepdims=True)).sum(2) * a.mean(2)).sum()
 
     np.testing.assert_allclose(jax.grad(named_fn)(x), jax.grad(ref_fn)(x), rtol=1e-5, atol=1e-6)
 
