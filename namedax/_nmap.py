@@ -87,7 +87,7 @@ def nmap(
         leaves, treedef = jax.tree_util.tree_flatten(tree, is_leaf=is_named_array)
         named_idx = [i for i, x in enumerate(leaves) if isinstance(x, NamedArray)]
         sizes = _joint_sizes(leaves, named_idx, tree)
-        exposed_axes = _resolve_exposed(exposed, sizes, tree, leaves, named_idx)
+        exposed_axes = _resolve_exposed(exposed, sizes, tree)
         mapped = [Axis(n, s) for n, s in sizes.items() if n not in exposed_names]
         slots: list[Any] = []
 
@@ -144,7 +144,7 @@ def _joint_sizes(leaves: list[Any], named_idx: list[int], tree: Any) -> dict[str
     return sizes
 
 
-def _resolve_exposed(exposed, sizes, tree, leaves, named_idx) -> tuple[Axis, ...]:
+def _resolve_exposed(exposed, sizes, tree) -> tuple[Axis, ...]:
     out = []
     for sel in exposed:
         name = sel.name if isinstance(sel, Axis) else sel
