@@ -227,3 +227,28 @@ def _absent(a: NamedArray, ax: Axis, op: str) -> bool:
         resolve_axis(a.axes, ax, op)  # checks the size
         return False
     return True
+
+
+def along_axis(op: str, name: str, x: Any, axis: Axis) -> Any:
+    """The positional 1-d array of an operand that must lie along exactly `axis`.
+
+    `x` is a NamedArray with the single axis `axis`, or a plain 1-d array of its size
+    (unambiguous, as it has only one dimension).
+
+    Raises:
+        ValueError: If `x` has other axes or another size.
+    """
+    if isinstance(x, NamedArray):
+        if x.axes != (axis,):
+            raise ValueError(
+                f"{op}: {name} {format_axes(x.axes)} must lie along exactly "
+                f"{format_axes((axis,))}."
+            )
+        return x.array
+    x = jnp.asarray(x)
+    if x.shape != (axis.size,):
+        raise ValueError(
+            f"{op}: {name} of shape {x.shape} must be 1-d of size {axis.size} (the axis "
+            f"{axis}). Pass a NamedArray along {axis.name!r} instead."
+        )
+    return x

@@ -16,6 +16,8 @@ from ._array import NamedArray
 from ._broadcast import broadcast_axis, broadcast_to
 from ._rearrange import rearrange
 from ._shape import flatten, flatten_axes, ravel, rename, split, unbind, unflatten_axis
+from ._structural import trace
+from ._where import clip
 
 
 def _reflected(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
@@ -93,6 +95,9 @@ METHODS: dict[str, Callable[..., Any]] = {
     "imag": ew.imag,
     "real": ew.real,
     "round": ew.round,
+    # other array operations (namedax._where, namedax._structural)
+    "clip": clip,
+    "trace": trace,
 }
 
 

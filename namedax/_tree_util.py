@@ -98,7 +98,9 @@ def _is_layered(x: Any) -> bool:
     return callable(getattr(type(x), "_map_per_layer", None))
 
 
-def scan_aware_tree_map(fn: Callable[..., Any], tree: Any, *rest: Any, is_leaf: IsLeaf = None) -> Any:
+def scan_aware_tree_map(
+    fn: Callable[..., Any], tree: Any, *rest: Any, is_leaf: IsLeaf = None
+) -> Any:
     """`tree_map` that applies `fn` layer by layer inside every `namedax.nn.Stacked`.
 
     In a `Stacked`, `fn` receives each layer's leaves without the layers axis (one
@@ -164,7 +166,8 @@ def resize_axis(tree: Any, old_axis: AxisSelector, new_size: int, key: Any = Non
         TypeError: If `new_size` is not an int.
 
     Examples:
-        >>> params = {"w": named(jnp.ones((2, 3)), ("vocab", "embed")), "b": named(jnp.ones(3), "embed")}
+        >>> w, b = named(jnp.ones((2, 3)), ("vocab", "embed")), named(jnp.ones(3), "embed")
+        >>> params = {"w": w, "b": b}
         >>> resized = nx.tree_util.resize_axis(params, "vocab", 4)
         >>> resized["w"].shape, resized["b"].shape
         ({'vocab': 4, 'embed': 3}, {'embed': 3})
@@ -188,9 +191,11 @@ def _resize_leaf(x: Any, selector: AxisSelector, name: Any, new_size: int, key: 
         return x
     old = resolve_axis(x.axes, selector, "resize_axis")
     i = x.axes.index(old)
-    axes = x.axes[:i] + (Axis(name, new_size),) + x.axes[i + 1 :]
-    if new_size <= old.size:
-        return x if new_size == old.size else _wrap(lax.slice_in_dim(x.array, 0, new_size, axis=i), axes)
+    axes = (*x.axes[:i], Axis(name, new_size), *x.axes[i + 1 :])
+    if new_size == old.size:
+        return x
+    if new_size < old.size:
+        return _wrap(lax.slice_in_dim(x.array, 0, new_size, axis=i), axes)
     extra_shape = tuple(new_size - old.size if j == i else a.size for j, a in enumerate(x.axes))
     if old.size == 0 or not jnp.issubdtype(x.dtype, jnp.inexact):
         extra = jnp.zeros(extra_shape, x.dtype)
