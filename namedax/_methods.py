@@ -14,6 +14,8 @@ from typing import Any
 from . import _elementwise as ew, _reductions as red
 from ._array import NamedArray
 from ._broadcast import broadcast_axis, broadcast_to
+from ._dot import dot
+from ._indexing import _getitem, at, slice as slice_, take, updated_slice
 from ._rearrange import rearrange
 from ._shape import flatten, flatten_axes, ravel, rename, split, unbind, unflatten_axis
 from ._structural import trace
@@ -60,6 +62,13 @@ REFLECTED = (
 )  # fmt: skip
 
 METHODS: dict[str, Callable[..., Any]] = {
+    # indexing and contraction (namedax._indexing, namedax._dot)
+    "__getitem__": _getitem,
+    "at": property(at),  # type: ignore[dict-item]
+    "dot": dot,
+    "slice": slice_,
+    "take": take,
+    "updated_slice": updated_slice,
     # reductions and axis-wise functions (namedax._reductions)
     "all": red.all,
     "any": red.any,
