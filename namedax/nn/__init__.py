@@ -14,7 +14,7 @@ Examples:
     {'batch': 2, 'embed': 4}
 """
 
-from . import _attention as attention
+from . import _attention as attention  # noqa: F401  # the `hax.nn.attention` namespace
 from ._activations import (
     celu as celu,
     elu as elu,
@@ -50,6 +50,7 @@ from ._attention import (
     mask_to_bias as mask_to_bias,
     prefix_lm_mask as prefix_lm_mask,
 )
+from ._blockseq import BlockSeq as BlockSeq
 from ._dropout import Dropout as Dropout, dropout as dropout
 from ._embedding import Embedding as Embedding
 from ._linear import Linear as Linear
@@ -68,4 +69,4 @@ from ._normalization import (
     softmax as softmax,
     standardize as standardize,
 )
-from ._stacked import BlockSeq as BlockSeq, SharedSpec as SharedSpec, Stacked as Stacked
+from ._stacked import SharedSpec as SharedSpec, Stacked as Stacked

@@ -97,7 +97,8 @@ def dot_product_attention_weights(
         >>> QPos, KPos, Key = Axis("position", 3), Axis("key_position", 3), Axis("head_dim", 2)
         >>> q = nx.ones((QPos, Key))
         >>> k = nx.ones((KPos, Key))
-        >>> w = nx.nn.dot_product_attention_weights(Key, KPos, q, k, mask=nx.nn.causal_mask(QPos, KPos))
+        >>> mask = nx.nn.causal_mask(QPos, KPos)
+        >>> w = nx.nn.dot_product_attention_weights(Key, KPos, q, k, mask=mask)
         >>> w.axes == (QPos, KPos)
         True
         >>> w.array[1]
@@ -172,7 +173,8 @@ def dot_product_attention(*args: Any, **kwargs: Any) -> NamedArray:
         >>> Heads = Axis("heads", 3)
         >>> q = nx.ones((QPos, Heads, Key))
         >>> k = v = nx.ones((KPos, Heads, Key))
-        >>> out = nx.nn.dot_product_attention(KPos, Key, q, k, v, mask=nx.nn.causal_mask(QPos, KPos))
+        >>> mask = nx.nn.causal_mask(QPos, KPos)
+        >>> out = nx.nn.dot_product_attention(KPos, Key, q, k, v, mask=mask)
         >>> out.axes == (QPos, Heads, Key)
         True
         >>> nx.nn.dot_product_attention(QPos, KPos, Key, q, k, v).axes == out.axes

@@ -149,7 +149,7 @@ def _check_inputs(x: NamedArray, ins: tuple[Axis, ...], outs: tuple[Axis, ...]) 
         if a not in x.axes:
             raise ValueError(
                 f"Linear: the input {format_axes(x.axes)} lacks the input axis {a}: the layer "
-                f"maps {format_axes(ins)} to {format_axes(outs)}. Rename or resize the input's axis."
+                f"maps {format_axes(ins)} to {format_axes(outs)}. Rename or resize that axis."
             )
     in_names = {a.name for a in ins}
     for a in outs:

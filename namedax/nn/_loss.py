@@ -164,7 +164,8 @@ def binary_cross_entropy_loss(
 
     Examples:
         >>> logits = named(jnp.array([0.0, 100.0]), "batch")
-        >>> nx.nn.binary_cross_entropy_loss(logits, named(jnp.array([1.0, 1.0]), "batch"), None).array
+        >>> targets = named(jnp.array([1.0, 1.0]), "batch")
+        >>> nx.nn.binary_cross_entropy_loss(logits, targets, reduction=None).array
         Array([0.6931472, 0.       ], dtype=float32)
     """
     op = "binary_cross_entropy_loss"

@@ -37,7 +37,7 @@ def _positions(op: str, x: Any, axis: AxisSelection | None) -> tuple[int, ...]:
 
 
 def _aligned(op: str, name: str, value: Any, x: NamedArray) -> Any:
-    """`value` (a NamedArray whose axes are among `x`'s, or a scalar) laid out to broadcast with `x`."""
+    """`value` (a NamedArray with some of `x`'s axes, or a scalar) aligned to `x` by name."""
     if value is None or not isinstance(value, NamedArray):
         return value
     names = set(x.axis_names)

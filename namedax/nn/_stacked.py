@@ -19,7 +19,7 @@ rule: NamedArrays that carry `Layers` are sliced per layer, all other arguments
 are passed whole. Because the stack is one module applied by one `lax.scan`, a
 model compiles the block once, whatever its depth.
 
-`BlockSeq` is the unrolled counterpart (a tuple of separate blocks, applied by a
+`namedax.nn.BlockSeq` is the unrolled counterpart (a tuple of separate blocks, applied by a
 Python loop) with the same interface, for heterogeneous layers and for checking a
 `Stacked` against.
 """
@@ -34,18 +34,24 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 from .._array import NamedArray, _short_dtype, _wrap, is_named_array
 from .._axes import Axis, sized_axes
-from .._creation import stack as _stack
 from .._errors import describe, format_axes
 from .._mapping import ResourceMapping, physical_axis_name
 from .._remat import RematSpec, ScanCheckpointPolicy
 from .._scan import fold as _fold, scan as _scan
 from .._vmap import vmap as _vmap
+from ._layer_calls import (
+    _call_method,
+    _check_fold_result,
+    _check_scan_result,
+    _is_array,
+    _slice_args,
+    _slice_layer,
+)
 
-__all__ = ["BlockSeq", "SharedSpec", "Stacked"]
+__all__ = ["SharedSpec", "Stacked"]
 
 M = TypeVar("M", bound=eqx.Module)
 
@@ -60,10 +66,6 @@ fields. A callable `block -> node or tuple of nodes`, like `equinox.tree_at`'s
 
 
 # --- leaves and paths ----------------------------------------------------------------------
-
-
-def _is_array(x: Any) -> bool:
-    return isinstance(x, (NamedArray, jax.Array, np.ndarray, jax.ShapeDtypeStruct))
 
 
 def _flatten(tree: Any) -> list[tuple[str, Any]]:
@@ -116,22 +118,6 @@ def _layer_keys(key: Any, Layers: Axis, op: str) -> tuple[Any, Any]:
         f"{op}: key must be one PRNG key (split automatically into {Layers.size} per-layer "
         f"keys along {Layers}) or {Layers.size} keys, one per layer; got a key array with "
         f"batch shape {batch}."
-    )
-
-
-def _slice_layer(x: Any, Layers: Axis, i: int) -> Any:
-    """Layer `i` of a NamedArray with `Layers` (other values are returned as they are)."""
-    if isinstance(x, NamedArray) and Layers.name in x.axis_names:
-        pos = x.axis_names.index(Layers.name)
-        return _wrap(
-            lax.index_in_dim(x.array, i, pos, keepdims=False), x.axes[:pos] + x.axes[pos + 1 :]
-        )
-    return x
-
-
-def _slice_args(tree: Any, Layers: Axis, i: int) -> Any:
-    return jax.tree_util.tree_map(
-        lambda x: _slice_layer(x, Layers, i), tree, is_leaf=is_named_array
     )
 
 
@@ -208,53 +194,6 @@ def _merge(per_layer: Any, shared: Any, shared_paths: frozenset[str]) -> Any:
     )
 
 
-# --- calling -------------------------------------------------------------------------------
-
-
-def _check_fold_result(op: str, carry: Any, out: Any) -> None:
-    want = jax.tree_util.tree_structure(carry, is_leaf=is_named_array)
-    if jax.tree_util.tree_structure(out, is_leaf=is_named_array) == want:
-        return
-    if (
-        isinstance(out, tuple)
-        and len(out) == 2
-        and jax.tree_util.tree_structure(out[0], is_leaf=is_named_array) == want
-    ):
-        raise TypeError(
-            f"{op}: the block returned a pair (carry, output), but fold keeps only the carry. "
-            "Use .scan (or .scan_via) for a block that returns (carry, output); its outputs are "
-            "stacked along the layers axis."
-        )
-    raise ValueError(
-        f"{op}: the block must return the next carry, with the structure and axes of the carry "
-        f"it received ({_summary(carry)}), but it returned {_summary(out)}."
-    )
-
-
-def _check_scan_result(op: str, carry: Any, out: Any) -> None:
-    if not (isinstance(out, tuple) and len(out) == 2):
-        raise TypeError(
-            f"{op}: the block must return a pair (carry, output), but it returned "
-            f"{_summary(out)}. Use .fold (or .fold_via) for a block that returns only the carry."
-        )
-    want = jax.tree_util.tree_structure(carry, is_leaf=is_named_array)
-    if jax.tree_util.tree_structure(out[0], is_leaf=is_named_array) != want:
-        raise ValueError(
-            f"{op}: the carry returned by the block, {_summary(out[0])}, differs from the carry "
-            f"it received, {_summary(carry)}. It must keep its structure and axes."
-        )
-
-
-def _summary(tree: Any) -> str:
-    return str(jax.tree_util.tree_map(describe, tree, is_leaf=is_named_array))
-
-
-def _call_method(method: str | Callable[..., Any]) -> Callable[..., Any]:
-    if callable(method):
-        return method
-    return lambda block, *args, **kwargs: getattr(block, method)(*args, **kwargs)
-
-
 # --- Stacked -------------------------------------------------------------------------------
 
 
@@ -299,12 +238,15 @@ class Stacked(eqx.Module, Generic[M]):
                             f"Stacked: leaf {path} {format_axes(leaf.axes)} has axis "
                             f"{a.name!r} of size {a.size}, but the stack has {self.Layers}."
                         )
-            elif path in self.per_layer_arrays and _is_array(leaf):
-                if not np.shape(leaf) or np.shape(leaf)[0] != self.Layers.size:
-                    raise ValueError(
-                        f"Stacked: per-layer leaf {path} has shape {np.shape(leaf)}; its leading "
-                        f"dimension must be the number of layers, {self.Layers.size}."
-                    )
+            elif (
+                path in self.per_layer_arrays
+                and _is_array(leaf)
+                and np.shape(leaf)[:1] != (self.Layers.size,)
+            ):
+                raise ValueError(
+                    f"Stacked: per-layer leaf {path} has shape {np.shape(leaf)}; its leading "
+                    f"dimension must be the number of layers, {self.Layers.size}."
+                )
 
     @property
     def Block(self) -> Axis:  # the Haliax name of the layers axis
@@ -469,7 +411,7 @@ class Stacked(eqx.Module, Generic[M]):
     def scan_via(
         self, fn: Callable[..., Any] | str, *, unroll: int | bool | None = None
     ) -> Callable[..., Any]:
-        """Returns `(init, *args, **kwargs) -> (carry, outputs)` scanning `fn(block, carry, ...)`."""
+        """Returns `(init, *args, **kwargs) -> (carry, outputs)` scanning `fn(block, carry, *a)`."""
         call = _call_method(fn)
         per, shared, is_scanned = self._partition()
 
@@ -482,7 +424,7 @@ class Stacked(eqx.Module, Generic[M]):
         return lambda init, *args, **kwargs: run(init, per, *args, **kwargs)
 
     def vmap_via(self, fn: Callable[..., Any] | str) -> Callable[..., Any]:
-        """Returns `(*args, **kwargs) -> outputs` applying `fn(block, *args, **kwargs)` per layer in parallel."""
+        """Returns `(*args, **kwargs) -> outputs` applying `fn(block, *args)` to all layers."""
         call = _call_method(fn)
         per, shared, is_mapped = self._partition()
 
@@ -556,8 +498,8 @@ class Stacked(eqx.Module, Generic[M]):
         (n_per, v_per), (n_shared, v_shared) = counts["per-layer"], counts["shared"]
         head = (
             f"Stacked {type(self.stacked).__name__} over {self.Layers}: "
-            f"{n_per} per-layer leaf{'s' * (n_per != 1)} ({v_per} values), "
-            f"{n_shared} shared leaf{'s' * (n_shared != 1)} ({v_shared} values)"
+            f"{n_per} per-layer {_leaves(n_per)} ({v_per} values), "
+            f"{n_shared} shared {_leaves(n_shared)} ({v_shared} values)"
         )
         table = [("leaf", "kind", "named shape", "dtype", "mesh"), *rows]
         widths = [max(len(r[c]) for r in table) for c in range(4)]
@@ -588,163 +530,6 @@ class Stacked(eqx.Module, Generic[M]):
         return eqx.tree_at(lambda s: s.stacked, self, merged)
 
 
-class BlockSeq(eqx.Module, Generic[M]):
-    """A sequence of blocks applied by a Python loop, with the interface of `Stacked`.
-
-    Use it for heterogeneous layers (`BlockSeq([block_a, block_b], Layers)`), or to
-    check a `Stacked` against the unrolled computation: `BlockSeq.init` takes the
-    arguments of `Stacked.init` and builds the very same layers (same keys, same
-    values), stored as separate blocks. Shared parameters are then copies in each
-    block, so training a `BlockSeq` does not keep them tied.
-
-    Arguments of `fold`/`scan`/`vmap` that are NamedArrays with `Layers` are sliced
-    per layer; all others go to every layer.
-
-    Attributes:
-        blocks: The blocks, in order.
-        Layers: The axis that indexes them (its size is the number of blocks).
-        gradient_checkpointing: If it rematerialises (see `ScanCheckpointPolicy`), each
-            block call is wrapped in `equinox.filter_checkpoint` with the policy.
-
-    Examples:
-        >>> Layers, Embed = Axis("layers", 3), Axis("embed", 4)
-        >>> key = jax.random.key(0)
-        >>> stack = nx.nn.Stacked.init(Layers, nx.nn.Linear)(Embed, Embed, key=key)
-        >>> seq = nx.nn.BlockSeq.init(Layers, nx.nn.Linear)(Embed, Embed, key=key)
-        >>> x = named(jnp.ones(4), Embed)
-        >>> bool(jnp.allclose(stack.fold(x).array, seq.fold(x).array, atol=1e-6))
-        True
-    """
-
-    blocks: tuple[M, ...]
-    Layers: Axis = eqx.field(static=True)
-    gradient_checkpointing: RematSpec = eqx.field(static=True, default=False)
-
-    def __check_init__(self):
-        if len(self.blocks) != self.Layers.size:
-            raise ValueError(
-                f"BlockSeq: {len(self.blocks)} blocks were given for {self.Layers}; give one "
-                "block per position of the layers axis."
-            )
-        ScanCheckpointPolicy.from_remat(self.gradient_checkpointing)
-
-    @property
-    def Block(self) -> Axis:  # the Haliax name of the layers axis
-        """The layers axis (Haliax calls it `Block`)."""
-        return self.Layers
-
-    @classmethod
-    def init(
-        cls,
-        Layers: Axis,
-        Block: Any,
-        *,
-        gradient_checkpointing: RematSpec = False,
-        shared: SharedSpec = None,
-    ) -> Callable[..., BlockSeq]:
-        """Like `Stacked.init`, but returns the layers as separate blocks."""
-        make = Stacked.init(
-            Layers, Block, gradient_checkpointing=gradient_checkpointing, shared=shared
-        )
-
-        def build(*args: Any, key: Any = None, **kwargs: Any) -> BlockSeq:
-            stack = make(*args, key=key, **kwargs)
-            return cls(stack.unstacked(), stack.Layers, gradient_checkpointing)
-
-        build.__name__ = f"init_blockseq_{_block_name(Block)}"
-        return build
-
-    def _call(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        policy = ScanCheckpointPolicy.from_remat(self.gradient_checkpointing)
-        if not policy.rematerialises:
-            return fn
-        return eqx.filter_checkpoint(
-            fn, policy=policy.checkpoint_policy(), prevent_cse=policy.prevent_cse
-        )
-
-    def fold(self, init: Any, *args: Any, unroll: int | bool | None = None, **kwargs: Any) -> Any:
-        """`carry = block(carry, *args, **kwargs)` for each block in order; see `Stacked.fold`."""
-        return self.fold_via(_call_method("__call__"))(init, *args, **kwargs)
-
-    def scan(self, init: Any, *args: Any, unroll: int | bool | None = None, **kwargs: Any) -> Any:
-        """Like `fold` for blocks returning `(carry, output)`; outputs stacked along `Layers`."""
-        return self.scan_via(_call_method("__call__"))(init, *args, **kwargs)
-
-    def vmap(self, *args: Any, **kwargs: Any) -> Any:
-        """Every block on the same input; outputs stacked along `Layers`. See `Stacked.vmap`."""
-        return self.vmap_via(_call_method("__call__"))(*args, **kwargs)
-
-    def fold_via(
-        self, fn: Callable[..., Any] | str, *, unroll: int | bool | None = None
-    ) -> Callable[..., Any]:
-        """Returns `(init, *args, **kwargs) -> carry` folding `fn(block, carry, *args, **kwargs)`."""
-        call = self._call(_call_method(fn))
-
-        def run(init: Any, *args: Any, **kwargs: Any) -> Any:
-            carry = init
-            for i, block in enumerate(self.blocks):
-                a, k = _slice_args((args, kwargs), self.Layers, i)
-                out = call(block, carry, *a, **k)
-                _check_fold_result("BlockSeq.fold", carry, out)
-                carry = out
-            return carry
-
-        return run
-
-    def scan_via(
-        self, fn: Callable[..., Any] | str, *, unroll: int | bool | None = None
-    ) -> Callable[..., Any]:
-        """Returns `(init, *args, **kwargs) -> (carry, outputs)` scanning `fn(block, carry, ...)`."""
-        call = self._call(_call_method(fn))
-
-        def run(init: Any, *args: Any, **kwargs: Any) -> Any:
-            carry, outputs = init, []
-            for i, block in enumerate(self.blocks):
-                a, k = _slice_args((args, kwargs), self.Layers, i)
-                out = call(block, carry, *a, **k)
-                _check_scan_result("BlockSeq.scan", carry, out)
-                carry = out[0]
-                outputs.append(out[1])
-            return carry, _stack_outputs(outputs, self.Layers)
-
-        return run
-
-    def vmap_via(self, fn: Callable[..., Any] | str) -> Callable[..., Any]:
-        """Returns `(*args, **kwargs) -> outputs` applying `fn(block, *args, **kwargs)` per block."""
-        call = _call_method(fn)
-
-        def run(*args: Any, **kwargs: Any) -> Any:
-            outputs = []
-            for i, block in enumerate(self.blocks):
-                a, k = _slice_args((args, kwargs), self.Layers, i)
-                outputs.append(call(block, *a, **k))
-            return _stack_outputs(outputs, self.Layers)
-
-        return run
-
-    def get_layer(self, i: int) -> M:
-        """Block `i`."""
-        return self.blocks[i]
-
-    def unstacked(self) -> tuple[M, ...]:
-        """The blocks."""
-        return tuple(self.blocks)
-
-
-def _stack_outputs(outputs: list[Any], Layers: Axis) -> Any:
-    """Stacks per-layer outputs: NamedArrays gain `Layers` in front, arrays a leading dimension."""
-
-    def stack(*xs: Any) -> Any:
-        first = xs[0]
-        if isinstance(first, NamedArray):
-            return _stack(Layers, xs)
-        if _is_array(first):
-            return jnp.stack(xs)
-        return first
-
-    return jax.tree_util.tree_map(stack, *outputs, is_leaf=is_named_array)
-
-
 def _keys_only(per_keys: Any) -> Callable[[Any], int | None]:
     """A vmap `default` that maps the per-layer keys and leaves every other plain array whole."""
     return lambda leaf: 0 if leaf is per_keys else None
@@ -763,6 +548,10 @@ def _describe_leaf(
     if plain_per_layer:
         dims[0] = f"{Layers.name}:{dims[0]}"
     return "[" + ", ".join(dims) + "]", _short_dtype(leaf.dtype), "-"
+
+
+def _leaves(n: int) -> str:
+    return "leaf" if n == 1 else "leaves"
 
 
 def _mesh_name(resource: Any) -> str:

@@ -1,0 +1,81 @@
+"""What `Stacked` and `BlockSeq` share: slicing per layer and checking what a block returns.
+
+The one rule for calls lives here: a NamedArray that carries the layers axis is
+sliced per layer; every other value is passed whole to each layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+from jax import lax
+
+from .._array import NamedArray, _wrap, is_named_array
+from .._axes import Axis
+from .._errors import describe
+
+__all__: list[str] = []
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, (NamedArray, jax.Array, np.ndarray, jax.ShapeDtypeStruct))
+
+
+def _slice_layer(x: Any, Layers: Axis, i: int) -> Any:
+    """Layer `i` of a NamedArray with `Layers` (other values are returned as they are)."""
+    if isinstance(x, NamedArray) and Layers.name in x.axis_names:
+        pos = x.axis_names.index(Layers.name)
+        return _wrap(
+            lax.index_in_dim(x.array, i, pos, keepdims=False), x.axes[:pos] + x.axes[pos + 1 :]
+        )
+    return x
+
+
+def _slice_args(tree: Any, Layers: Axis, i: int) -> Any:
+    return jax.tree_util.tree_map(
+        lambda x: _slice_layer(x, Layers, i), tree, is_leaf=is_named_array
+    )
+
+
+def _check_fold_result(op: str, carry: Any, out: Any) -> None:
+    # Plain tree structures: a NamedArray's treedef holds its axes, so they are compared too.
+    want = jax.tree_util.tree_structure(carry)
+    if jax.tree_util.tree_structure(out) == want:
+        return
+    if isinstance(out, tuple) and len(out) == 2 and jax.tree_util.tree_structure(out[0]) == want:
+        raise TypeError(
+            f"{op}: the block returned a pair (carry, output), but fold keeps only the carry. "
+            "Use .scan (or .scan_via) for a block that returns (carry, output); its outputs are "
+            "stacked along the layers axis."
+        )
+    raise ValueError(
+        f"{op}: the block must return the next carry, with the structure and axes of the carry "
+        f"it received ({_summary(carry)}), but it returned {_summary(out)}."
+    )
+
+
+def _check_scan_result(op: str, carry: Any, out: Any) -> None:
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError(
+            f"{op}: the block must return a pair (carry, output), but it returned "
+            f"{_summary(out)}. Use .fold (or .fold_via) for a block that returns only the carry."
+        )
+    want = jax.tree_util.tree_structure(carry)
+    if jax.tree_util.tree_structure(out[0]) != want:
+        raise ValueError(
+            f"{op}: the carry returned by the block, {_summary(out[0])}, differs from the carry "
+            f"it received, {_summary(carry)}. It must keep its structure and axes."
+        )
+
+
+def _summary(tree: Any) -> str:
+    return str(jax.tree_util.tree_map(describe, tree, is_leaf=is_named_array))
+
+
+def _call_method(method: str | Callable[..., Any]) -> Callable[..., Any]:
+    if callable(method):
+        return method
+    return lambda block, *args, **kwargs: getattr(block, method)(*args, **kwargs)
