@@ -63,6 +63,8 @@ def rearrange(
         **bindings: For a pattern: `name=int` sizes a split part (one part per split may
             be left for inference); `name=Axis(...)` or `name="axis_name"` aliases an
             identifier to an axis (its name and, for an `Axis`, its size are checked).
+            A size never applies to a group's name, so `{(H: p H)} -> p H` with `H=4`
+            splits the axis `H` and sizes the new part `H`.
 
     Returns:
         The rearranged array.

@@ -200,11 +200,11 @@ def test_size_mismatch_names_both_inputs():
 
 def test_type_errors():
     with pytest.raises(TypeError, match=r"einsum: arrays\[1\] is a ArrayImpl of shape \(4,\)"):
-        nx.einsum("-> b", X, jnp.ones(4))
+        nx.einsum("-> b", X, jnp.ones(4))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="einsum: alias s=3 must be an Axis or an axis name"):
-        nx.einsum("{s} -> ", X, s=3)
+        nx.einsum("{s} -> ", X, s=3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"einsum: alias s=\[1\] must be an Axis"):
-        nx.einsum("{s} -> ", X, s=[1])
+        nx.einsum("{s} -> ", X, s=[1])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="einsum: no arrays were given"):
         nx.einsum("-> b")
 

@@ -58,13 +58,13 @@ def test_sequence_errors():
     with pytest.raises(ValueError, match=r"rearrange: axis 'a' has size 2 .* selected as a\(9\)"):
         nx.rearrange(BASE, (nx.Axis("a", 9), ...))
     with pytest.raises(TypeError, match=r"rearrange: \(1, \.\.\.\) contains int"):
-        nx.rearrange(BASE, (1, ...))
+        nx.rearrange(BASE, (1, ...))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="expected a pattern string or a sequence of axes"):
-        nx.rearrange(BASE, 3)
+        nx.rearrange(BASE, 3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"keyword bindings .* only apply to a pattern string"):
         nx.rearrange(BASE, ("a", ...), h=2)
     with pytest.raises(TypeError, match="rearrange: expected a NamedArray"):
-        nx.rearrange(REF, ("a", ...))
+        nx.rearrange(REF, ("a", ...))  # type: ignore[arg-type]
 
 
 # --- pattern form ----------------------------------------------------------------------------

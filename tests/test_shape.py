@@ -56,11 +56,11 @@ def test_rename_errors():
     with pytest.raises(ValueError, match="axis 'a' is renamed twice"):
         nx.rename(BASE, {"a": "x", A: "y"})
     with pytest.raises(TypeError, match=r"rename: expected a \{old: new\} mapping"):
-        nx.rename(BASE, [("a", "x")])
+        nx.rename(BASE, [("a", "x")])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="rename: the new axis must be an Axis or a name"):
-        nx.rename(BASE, {"a": 3})
+        nx.rename(BASE, {"a": 3})  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="rename: expected a NamedArray"):
-        nx.rename(jnp.zeros(3), {"a": "b"})
+        nx.rename(jnp.zeros(3), {"a": "b"})  # type: ignore[arg-type]
 
 
 # --- flatten_axes / unflatten_axis ------------------------------------------------------------
@@ -124,7 +124,7 @@ def test_unflatten_axis_errors():
     with pytest.raises(ValueError, match=r"unflatten_axis: duplicate axis names \['a'\]"):
         nx.unflatten_axis(BASE, "c", {"a": 2, "w": 2})
     with pytest.raises(TypeError, match="unflatten_axis: axis 'h' has no size"):
-        nx.unflatten_axis(BASE, "c", ("h", "w"))
+        nx.unflatten_axis(BASE, "c", ("h", "w"))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unflatten_axis: no axis 'z'"):
         nx.unflatten_axis(BASE, "z", {"h": 2, "w": 2})
 
@@ -169,9 +169,9 @@ def test_split_errors():
     with pytest.raises(ValueError, match=r"split: the sizes of \{x:1, y:2\} sum to 3 .* c\(4\)"):
         nx.split(BASE, "c", [nx.Axis("x", 1), nx.Axis("y", 2)])
     with pytest.raises(TypeError, match="split: axis 'x' has no size"):
-        nx.split(BASE, "c", ["x", "y"])
+        nx.split(BASE, "c", ["x", "y"])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="split: new_axes must be a sequence of Axis"):
-        nx.split(BASE, "c", nx.Axis("x", 4))
+        nx.split(BASE, "c", nx.Axis("x", 4))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"split: duplicate axis names \['a'\]"):
         nx.split(BASE, "c", [nx.Axis("a", 2), nx.Axis("y", 2)])
 
