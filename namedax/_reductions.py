@@ -100,9 +100,12 @@ def _cached(cache: dict, compute: Callable[[str, tuple[Axis, ...], Any], Plan]):
     return plan
 
 
+_DICT = object()  # marks a cache key made from a {name: size} selector
+
+
 def _hashable(axis: Any) -> Any:
     if isinstance(axis, Mapping):
-        return tuple(Axis(name, size) for name, size in axis.items())
+        return (_DICT, tuple(axis.items()))
     if isinstance(axis, list):
         return tuple(axis)
     return axis
@@ -181,29 +184,41 @@ def _check_keywords(
 
 def _align_where(op: str, array: NamedArray, where: Any) -> Any:
     if isinstance(where, NamedArray):
-        names = array.axis_names
-        extra = tuple(a for a in where.axes if a.name not in names)
-        if extra:
-            raise ValueError(
-                f"{op}: the where= mask {format_axes(where.axes)} has axes {format_axes(extra)} "
-                f"that the array {format_axes(array.axes)} lacks. A mask is broadcast to the "
-                "array by name and may not add axes: reduce or index them away first."
-            )
-        pair_result_axes(op, array.axes, where.axes, ("the array", "the where= mask"))
+        key = (array.axes, where.axes)
+        if key not in _WHERE_CHECKED:
+            _check_where_axes(op, array, where)
+            _WHERE_CHECKED.add(key)
         mask = align_array(where.array, where.axes, array.axes)
+        dtype = where.array.dtype
     elif is_scalar_like(where):
         mask = where
+        dtype = jnp.bool_ if type(where) is bool else jnp.result_type(where)
     else:
         raise TypeError(
             f"{op}: where= is a plain {describe(where)}; it has no axis names to align by. "
             "Wrap it with namedax.named(mask, axes)."
         )
-    if jnp.result_type(mask) != jnp.bool_:
+    if dtype != jnp.bool_:
         raise TypeError(
-            f"{op}: where= must be a boolean mask, got dtype {jnp.result_type(mask)}. Compare "
-            "first (e.g. `where=x > 0`)."
+            f"{op}: where= must be a boolean mask, got dtype {dtype}. Compare first (e.g. "
+            "`where=x > 0`)."
         )
     return mask
+
+
+_WHERE_CHECKED: set[tuple[tuple[Axis, ...], tuple[Axis, ...]]] = set()
+
+
+def _check_where_axes(op: str, array: NamedArray, where: NamedArray) -> None:
+    names = array.axis_names
+    extra = tuple(a for a in where.axes if a.name not in names)
+    if extra:
+        raise ValueError(
+            f"{op}: the where= mask {format_axes(where.axes)} has axes {format_axes(extra)} "
+            f"that the array {format_axes(array.axes)} lacks. A mask is broadcast to the "
+            "array by name and may not add axes: reduce or index them away first."
+        )
+    pair_result_axes(op, array.axes, where.axes, ("the array", "the where= mask"))
 
 
 # --- factories --------------------------------------------------------------------------------
