@@ -214,11 +214,10 @@ class _SpecBinder:
             return call_args, call_kwargs, None
         default = self.default
         if self.sig is None:
-            arg_specs = tuple(self.spec_args[: len(call_args)]) + (default,) * max(
-                0, len(call_args) - len(self.spec_args)
-            )
+            given = tuple(self.spec_args[: len(call_args)])
+            positional_specs = given + (default,) * (len(call_args) - len(given))
             kw_specs = {k: self.spec_kwargs.get(k, default) for k in call_kwargs}
-            return call_args, call_kwargs, (arg_specs, kw_specs)
+            return call_args, call_kwargs, (positional_specs, kw_specs)
         try:
             bound = self.sig.bind(*call_args, **call_kwargs)
         except TypeError as e:
@@ -290,25 +289,28 @@ def _plan(leaves, leaf_specs, name, size, tree):
             continue
         if callable(spec):
             spec = spec(leaf)
-        if spec is not None and not _is_int(spec):
+        if spec is None:
+            if _is_array(leaf):
+                dynamic.append(i)
+            continue
+        if not _is_int(spec):
             raise TypeError(
                 f"vmap: the spec for {_paths(tree)[i]} gave {describe(spec)}; a spec must give "
                 "an int (the dimension to map) or None (not mapped)."
             )
+        dim = int(spec)  # type: ignore[arg-type]  # checked by _is_int
         if _is_array(leaf):
             dynamic.append(i)
-            if spec is not None:
-                ndim = np.ndim(leaf)
-                if not -ndim <= spec < ndim:
-                    raise ValueError(
-                        f"vmap: the spec for {_paths(tree)[i]} maps dimension {spec} over axis "
-                        f"{name!r}, but it is a {describe(leaf)}. Give a dimension in "
-                        f"[{-ndim}, {ndim}) or None to pass it whole."
-                    )
-                spec = int(spec) % ndim
-                in_axes[i] = spec
-                sizes.append((i, np.shape(leaf)[spec]))
-        elif spec is not None and isinstance(leaf, (int, float, complex)):
+            ndim = np.ndim(leaf)
+            if not -ndim <= dim < ndim:
+                raise ValueError(
+                    f"vmap: the spec for {_paths(tree)[i]} maps dimension {dim} over axis "
+                    f"{name!r}, but it is a {describe(leaf)}. Give a dimension in "
+                    f"[{-ndim}, {ndim}) or None to pass it whole."
+                )
+            in_axes[i] = dim % ndim
+            sizes.append((i, np.shape(leaf)[dim]))
+        elif isinstance(leaf, (int, float, complex)):
             raise ValueError(
                 f"vmap: the spec for {_paths(tree)[i]} maps dimension {spec} over axis {name!r}, "
                 f"but it is a Python {type(leaf).__name__} {leaf!r}, which has no dimensions. "

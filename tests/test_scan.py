@@ -208,9 +208,9 @@ def test_bad_results_and_arguments():
     with pytest.raises(ValueError, match="already has axis 'layers'"):
         nx.scan(lambda c, x: (c, nx.named(jnp.ones(2), "layers")), Layers)(0.0, x)
     with pytest.raises(TypeError, match="one Axis or an axis name"):
-        nx.scan(lambda c, x: (c, None), (Layers, Embed))
+        nx.scan(lambda c, x: (c, None), (Layers, Embed))  # pyright: ignore[reportArgumentType]
     with pytest.raises(TypeError, match="is_scanned must be a bool or a callable"):
-        nx.scan(lambda c, x: (c, None), Layers, is_scanned="yes")
+        nx.scan(lambda c, x: (c, None), Layers, is_scanned="yes")  # pyright: ignore[reportArgumentType]
 
 
 # --- remat ---------------------------------------------------------------------------------
@@ -325,7 +325,7 @@ def test_policy_blocks_and_validation():
     with pytest.raises(ValueError, match="remat='sqrt' is not a known policy"):
         nx.fold(lambda c, x: c, Layers, remat="sqrt")
     with pytest.raises(TypeError, match="remat must be a bool"):
-        nx.fold(lambda c, x: c, Layers, remat=3)
+        nx.fold(lambda c, x: c, Layers, remat=3)  # pyright: ignore[reportArgumentType]
 
 
 def test_from_remat_aliases():

@@ -320,9 +320,9 @@ def test_bad_specs():
     with pytest.raises(TypeError, match=r"spec args\[0\] is str"):
         nx.vmap(lambda x: x, "i", args=("0",))
     with pytest.raises(TypeError, match="spec default is"):
-        nx.vmap(lambda x: x, "i", default=1.5)
+        nx.vmap(lambda x: x, "i", default=1.5)  # pyright: ignore[reportArgumentType]
     with pytest.raises(TypeError, match=r"spec for args\[0\] gave str"):
-        nx.vmap(lambda x: x, "i", default=lambda leaf: "0")(x)
+        nx.vmap(lambda x: x, "i", default=lambda leaf: "0")(x)  # pyright: ignore[reportArgumentType]
     with pytest.raises(ValueError, match=r"args\[1\] maps dimension 0 .*Python float"):
         nx.vmap(lambda x, y: x, "i", args=(0, 0))(x, 2.0)
     with pytest.raises(TypeError, match="do not fit the signature"):
@@ -334,7 +334,7 @@ def test_bad_specs():
 def test_bad_axes_and_outputs():
     x = _rand(B, A)
     with pytest.raises(TypeError, match="axis must be an Axis"):
-        nx.vmap(lambda x: x, 3)
+        nx.vmap(lambda x: x, 3)  # pyright: ignore[reportArgumentType]
     with pytest.raises(ValueError, match="repeats a name"):
         nx.vmap(lambda x: x, (B, "b"))
     with pytest.raises(ValueError, match=r"already has the mapped axis 'b'.*rename"):
