@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from ._errors import format_axes
@@ -60,10 +60,14 @@ class Axis:
 
     name: str
     size: int
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if type(self.name) is str and type(self.size) is int and self.size >= 0:
-            return  # the common case, kept cheap
+            # the common case, kept cheap; the hash is cached because axis tuples key
+            # the caches on every hot path
+            object.__setattr__(self, "_hash", hash((self.name, self.size)))
+            return
         if not isinstance(self.name, str):
             raise TypeError(
                 f"Axis name must be a str, got {type(self.name).__name__}: {self.name!r}."
@@ -78,6 +82,14 @@ class Axis:
         if size < 0:
             raise ValueError(f"Axis {self.name!r}: size must be >= 0, got {size}.")
         object.__setattr__(self, "size", size)
+        object.__setattr__(self, "_hash", hash((self.name, size)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self):
+        # rebuild through the constructor: a pickled string hash is only valid in its process
+        return (Axis, (self.name, self.size))
 
     def __str__(self) -> str:
         return f"{self.name}({self.size})"
