@@ -75,8 +75,8 @@ def require_mesh(mesh: AnyMesh | None, op: str) -> AnyMesh:
     return found
 
 
-def _mesh_axes(mesh: AnyMesh) -> tuple[Axis, ...]:
-    return tuple(Axis(name, size) for name, size in mesh.shape.items())
+def _format_mesh(sizes: Mapping[str, int]) -> str:
+    return format_axes(Axis(name, size) for name, size in sizes.items())
 
 
 # --- specs ---------------------------------------------------------------------------------
@@ -125,7 +125,7 @@ def _compute_spec(
                 raise ValueError(
                     f"{op}: axis {ax.name!r} (size {ax.size}) of {where} is mapped to mesh axis "
                     f"{m!r}, but the mesh has no such axis; its axes are "
-                    f"{format_axes(_mesh_axes(mesh))}. Map {ax.name!r} to one of those or None."
+                    f"{_format_mesh(sizes)}. Map {ax.name!r} to one of those or None."
                 )
             other = used.get(m)
             if other is not None:
@@ -319,7 +319,7 @@ def physical_axis_size(
         if m not in sizes:
             raise ValueError(
                 f"physical_axis_size: axis {name!r} is mapped to mesh axis {m!r}, but the mesh has "
-                f"no such axis; its axes are {format_axes(_mesh_axes(mesh))}."
+                f"no such axis; its axes are {_format_mesh(sizes)}."
             )
         size *= sizes[m]
     return size

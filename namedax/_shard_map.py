@@ -126,16 +126,17 @@ def shard_map(
                 "shard_map: no axis mapping to derive partition specs from; pass mapping=..., "
                 "call inside `with namedax.axis_mapping({...}):`, or give in_specs and out_specs."
             )
+        names: ResourceMapping = resolved or {}
         ins = in_specs
         if ins is None:
-            ins = _specs(args, SpecTarget("shard_map", resolved, the_mesh), static_other=True)
+            ins = _specs(args, SpecTarget("shard_map", names, the_mesh), static_other=True)
         outs = out_specs
         if outs is None:
             probe = jax.shard_map(
                 body, mesh=the_mesh, in_specs=ins, out_specs=PartitionSpec(), check_vma=False
             )
             local = eqx.filter_eval_shape(probe, *args)
-            target = SpecTarget("shard_map", resolved, the_mesh, check_sizes=False)
+            target = SpecTarget("shard_map", names, the_mesh, check_sizes=False)
             outs = _specs(local, target, static_other=False)
         run = jax.shard_map(body, mesh=the_mesh, in_specs=ins, out_specs=outs, check_vma=check_rep)
         return _relabel(run(*args))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import jax
+from jax.core import Tracer
 from jax.sharding import AbstractMesh, AxisType, NamedSharding
 
 from ._array import NamedArray, _wrap
@@ -98,7 +99,7 @@ def shard_tree(tree: T, mapping: ResourceMapping, mesh: AnyMesh | None, op: str)
             continue
         sharding = NamedSharding(mesh, spec)
         array = leaf.array
-        if abstract or isinstance(array, jax.core.Tracer):
+        if abstract or isinstance(array, Tracer):
             if explicit:
                 array = jax.sharding.reshard(array, sharding)
             else:
