@@ -53,6 +53,7 @@ def test_page_code_runs(page: Path):
         report: list[str] = []
         runner.run(test, out=report.append, clear_globs=False)
         assert runner.failures == 0, "".join(report)
+        namespace.update(test.globs)  # a DocTest runs in a copy of the namespace
 
 
 def test_the_home_page_example_is_checked():
