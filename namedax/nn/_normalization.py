@@ -71,7 +71,8 @@ def softmax(x: NamedArray, axis: AxisSelection | None = None) -> NamedArray:
         >>> nx.nn.softmax(x, "vocab").array[0]
         Array([0.25, 0.25, 0.25, 0.25], dtype=float32)
     """
-    return _wrap(jax.nn.softmax(x.array, axis=_positions("softmax", x, axis)), x.axes)
+    positions = _positions("softmax", x, axis)
+    return _wrap(jax.nn.softmax(x.array, axis=positions), x.axes)
 
 
 def log_softmax(x: NamedArray, axis: AxisSelection | None = None) -> NamedArray:
@@ -82,7 +83,8 @@ def log_softmax(x: NamedArray, axis: AxisSelection | None = None) -> NamedArray:
         >>> nx.nn.log_softmax(x, "vocab").array
         Array([-1.3862944, -1.3862944, -1.3862944, -1.3862944], dtype=float32)
     """
-    return _wrap(jax.nn.log_softmax(x.array, axis=_positions("log_softmax", x, axis)), x.axes)
+    positions = _positions("log_softmax", x, axis)
+    return _wrap(jax.nn.log_softmax(x.array, axis=positions), x.axes)
 
 
 def logsumexp(x: NamedArray, axis: AxisSelection | None = None) -> NamedArray:
