@@ -241,6 +241,7 @@ from .partitioning import (
 )
 from ._dot import dot as dot
 from ._indexing import (
+    dblock as dblock,
     ds as ds,
     dslice as dslice,
     index as index,

@@ -198,7 +198,9 @@ def _contracted(
 
 
 def _arrange(result: tuple[Axis, ...], out_axes: Any, contracted: set[str]) -> tuple[Axis, ...]:
-    order = (out_axes,) if isinstance(out_axes, (str, Axis)) and out_axes != "..." else out_axes
+    order: Any = (
+        (out_axes,) if isinstance(out_axes, (str, Axis)) and out_axes != "..." else out_axes
+    )
     for sel in order:
         name = sel.name if isinstance(sel, Axis) else sel
         if isinstance(name, str) and name in contracted:

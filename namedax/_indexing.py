@@ -131,6 +131,17 @@ class dslice:
 ds = dslice
 
 
+def dblock(idx: Any, size: int) -> dslice:
+    """The `idx`-th block of `size` positions, `dslice(idx * size, size)`; `idx` may be traced.
+
+    Examples:
+        >>> x = named(jnp.arange(6), "pos")
+        >>> x["pos", nx.dblock(1, 2)].array
+        Array([2, 3], dtype=int32)
+    """
+    return dslice(idx * size, size)
+
+
 # --- parsing an index ------------------------------------------------------------------------
 
 
@@ -295,7 +306,9 @@ def _entries(a: NamedArray, indices: Mapping[Any, Any], op: str) -> list[tuple[s
     return entries
 
 
-def _plan(a: NamedArray, indices: Mapping[Any, Any], op: str, allow_dynamic: bool):
+def _plan(
+    a: NamedArray, indices: Mapping[Any, Any], op: str, allow_dynamic: bool
+) -> tuple[str, Any, tuple[Axis, ...]]:
     """How to index: `(mode, positional index, result axes)`.
 
     `mode` is "static" (`lax.slice`), "dynamic" (`lax.dynamic_slice`) or "numpy" (a
@@ -326,7 +339,9 @@ def _numpy_index(entries: list[tuple[str, Any, Any]]) -> tuple[Any, ...]:
     return tuple(_builtin_slice(None) if k == _KEEP else v for k, v, _ in entries)
 
 
-def _advanced_plan(a: NamedArray, entries: list[tuple[str, Any, Any]], op: str):
+def _advanced_plan(
+    a: NamedArray, entries: list[tuple[str, Any, Any]], op: str
+) -> tuple[str, Any, tuple[Axis, ...]]:
     """Plans a gather: traced windows and kept axes named by an index become iota indices."""
     index_names = {ax.name for k, v, _ in entries if k == _ARRAY for ax in v.axes}
     labels = [""] * len(entries)
@@ -371,19 +386,24 @@ def _apply(a: NamedArray, mode: str, payload: Any) -> Any:
     array = a.array
     if mode == "numpy":
         return array[payload]
-    starts, sizes, drop = [], [], []
+    starts: list[Any] = []
+    sizes: list[int] = []
+    drop: list[int] = []
     for p, (kind, value, ax) in enumerate(payload):
         n = array.shape[p]
         if kind == _KEEP:
-            starts.append(0), sizes.append(n)
+            start, size = 0, n
         elif kind == _INT:
             if mode == "dynamic" and not isinstance(value, int):
                 value = lax.select(value < 0, value + n, value)  # count from the end, like NumPy
-            starts.append(value), sizes.append(1), drop.append(p)
+            start, size = value, 1
+            drop.append(p)
         elif kind == _SLICE:
-            starts.append(value.indices(n)[0]), sizes.append(ax.size)
+            start, size = value.indices(n)[0], ax.size
         else:  # _DS
-            starts.append(value), sizes.append(ax.size)
+            start, size = value, ax.size
+        starts.append(start)
+        sizes.append(size)
     if mode == "dynamic":
         out = lax.dynamic_slice(array, starts, sizes)
     else:

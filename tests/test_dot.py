@@ -117,7 +117,7 @@ def test_jit_and_grad_match_positional():
 
 def test_two_operands_lower_to_one_dot_general():
     def count(fn, *args):
-        hlo = jax.jit(fn).lower(*args).compile().as_text()
+        hlo = jax.jit(fn).lower(*args).compile().as_text() or ""
         return hlo.count(" dot(")
 
     named = count(lambda x, y: nx.dot(x, y, axis=("c", "b")), nx_x((C, A, B)), nx_y())
@@ -144,7 +144,7 @@ def test_precision_and_preferred_element_type_are_passed_on():
 
 def test_matmul_operator_points_at_dot():
     with pytest.raises(TypeError, match=r"@ operator is not supported.*namedax.dot\(a, b, axis="):
-        nx_x() @ nx_y()
+        _ = nx_x() @ nx_y()
 
 
 @pytest.mark.parametrize(
@@ -156,12 +156,12 @@ def test_matmul_operator_points_at_dot():
             r"dot: the axes to contract must be given by keyword: dot\(x, y, axis=Embed\)",
         ),
         (
-            lambda: nx.dot("c", nx_x(), nx_y(), axis="c"),
+            lambda: nx.dot("c", nx_x(), nx_y(), axis="c"),  # type: ignore[arg-type]
             TypeError,
             r"dot: arrays\[0\] is str 'c', not a NamedArray \(the contracted axes go in axis=...",
         ),
         (
-            lambda: nx.dot(nx_x(), X, axis="c"),
+            lambda: nx.dot(nx_x(), X, axis="c"),  # type: ignore[arg-type]
             TypeError,
             r"dot: arrays\[1\] is ArrayImpl of shape \(2, 3, 4\), not a NamedArray",
         ),

@@ -159,6 +159,8 @@ def test_traced_ds_with_strided_slice_and_with_advanced_index():
 
 def test_ds_block_and_static_ds():
     assert repr(nx.ds.block(2, 3)) == "dslice(6, 3)"
+    blocks = jax.jit(lambda x, i: x["b", nx.dblock(i, 2)])
+    np.testing.assert_array_equal(blocks(x_in((A, B, C)), 1).array, X[:, 2:4])
     assert nx.ds(1, 2).to_slice() == builtins.slice(1, 3)
     x = x_in((B, C, A))
     check(x["c", nx.ds(2, 3)], {"c": builtins.slice(2, 5)}, {"a", "b", "c"})
@@ -494,7 +496,7 @@ def test_take_slice_and_updated_slice_errors():
     ):
         nx.take(x0, "a", builtins.slice(0, 2))
     with pytest.raises(TypeError, match="take: expected a NamedArray"):
-        nx.take(X, "a", 0)
+        nx.take(X, "a", 0)  # type: ignore[arg-type]
     with pytest.raises(
         ValueError,
         match=r"slice: a window of length 3 at start 3 does not fit in axis 'c' of size 5 .* 0 to 2",
@@ -515,7 +517,7 @@ def test_take_slice_and_updated_slice_errors():
     with pytest.raises(TypeError, match="slice: give the axis to slice"):
         nx.slice(x0)
     with pytest.raises(TypeError, match="lengths must be a \\{axis: length\\} dict"):
-        nx.slice(x0, {"a": 0}, 2)
+        nx.slice(x0, {"a": 0}, 2)  # type: ignore[arg-type]
     with pytest.raises(
         ValueError,
         match=r"updated_slice: the update \{d:2\} has axes \{d:2\} that the array \{a:3, b:4, c:5\} lacks",
@@ -526,4 +528,4 @@ def test_take_slice_and_updated_slice_errors():
     ):
         nx.updated_slice(x0, {"c": 3}, nx.named(jnp.ones(3), "c"))
     with pytest.raises(TypeError, match="updated_slice: the update must be a NamedArray"):
-        nx.updated_slice(x0, {"c": 0}, 1.0)
+        nx.updated_slice(x0, {"c": 0}, 1.0)  # type: ignore[arg-type]
