@@ -241,8 +241,7 @@ def along_axis(op: str, name: str, x: Any, axis: Axis) -> Any:
     if isinstance(x, NamedArray):
         if x.axes != (axis,):
             raise ValueError(
-                f"{op}: {name} {format_axes(x.axes)} must lie along exactly "
-                f"{format_axes((axis,))}."
+                f"{op}: {name} {format_axes(x.axes)} must lie along exactly {format_axes((axis,))}."
             )
         return x.array
     x = jnp.asarray(x)
@@ -252,3 +251,25 @@ def along_axis(op: str, name: str, x: Any, axis: Axis) -> Any:
             f"{axis}). Pass a NamedArray along {axis.name!r} instead."
         )
     return x
+
+
+_PYTHON_SCALARS = (float, int, bool)
+
+
+def same_axes(*operands: Any) -> tuple[Axis, ...] | None:
+    """The fast path of `align_operands`: the common axes when no alignment is needed.
+
+    Returns the axes shared by every NamedArray operand when they all have the same
+    axes in the same order and every other operand is a Python scalar or `None`;
+    otherwise `None` (the caller then falls back to `align_operands`).
+    """
+    axes = None
+    for x in operands:
+        if type(x) is NamedArray:
+            if axes is None:
+                axes = x.axes
+            elif x.axes is not axes and x.axes != axes:
+                return None
+        elif x is not None and type(x) not in _PYTHON_SCALARS:
+            return None
+    return axes

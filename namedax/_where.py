@@ -19,7 +19,7 @@ import jax.numpy as jnp
 
 from ._array import NamedArray, _wrap
 from ._axes import Axis
-from ._broadcast import align_operands
+from ._broadcast import align_operands, same_axes
 from ._errors import describe
 
 __all__: list[str] = []  # the public names are re-exported by namedax/__init__.py
@@ -82,13 +82,9 @@ def where(
             "where: size, new_axis and fill_value belong to the one-argument form "
             "where(condition, size=Axis(...)); drop them when passing x and y."
         )
-    if (
-        type(condition) is NamedArray
-        and type(x) is NamedArray
-        and type(y) is NamedArray
-        and condition.axes == x.axes == y.axes
-    ):
-        return _wrap(jnp.where(condition.array, x.array, y.array), x.axes)
+    axes = same_axes(condition, x, y)
+    if axes is not None:
+        return _wrap(jnp.where(_raw(condition), _raw(x), _raw(y)), axes)
     (c, a, b), axes = align_operands("where", _WHERE_NAMES, (condition, x, y))
     out = jnp.where(c, a, b)
     return out if axes is None else _wrap(out, axes)
@@ -186,6 +182,13 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None) -> NamedArray:
         >>> nx.clip(x, None, hi).shape
         {'a': 3, 'b': 2}
     """
+    axes = same_axes(a, a_min, a_max)
+    if axes is not None:
+        return _wrap(jnp.clip(_raw(a), _raw(a_min), _raw(a_max)), axes)
     (x, lo, hi), axes = align_operands("clip", _CLIP_NAMES, (a, a_min, a_max))
     out = jnp.clip(x, lo, hi)
     return out if axes is None else _wrap(out, axes)
+
+
+def _raw(x: Any) -> Any:
+    return x.array if type(x) is NamedArray else x
