@@ -113,7 +113,7 @@ class NamedJitWrapped:
             for m in (resources, self._in, out_res)
         )
         tree = (self._fn, args, kwargs)
-        dynamic, static = eqx.partition(tree, eqx.is_array)
+        dynamic, static = eqx.partition(tree, _is_dynamic)
         static_leaves, static_def = jax.tree_util.tree_flatten(static)
         static_key = (static_def, tuple(static_leaves), *keys)
         try:
@@ -166,7 +166,10 @@ class NamedJitWrapped:
         return eqx.combine(out_dynamic, out_static.value)
 
     def lower(self, *args: Any, **kwargs: Any) -> jax.stages.Lowered:
-        """Lowers the function for these arguments without running it (see `jax.jit`)."""
+        """Lowers the function for these arguments without running it (see `jax.jit`).
+
+        Arguments may be `jax.ShapeDtypeStruct`s (e.g. from `eqx.filter_eval_shape`).
+        """
         donated, kept, static = self._split(args, kwargs)
         return self._jitted.lower(donated, kept, static)
 
@@ -174,6 +177,11 @@ class NamedJitWrapped:
         if instance is None:
             return self
         return functools.partial(self, instance)
+
+
+def _is_dynamic(x: Any) -> bool:
+    """Traced leaves: arrays, and `ShapeDtypeStruct`s (for `.lower` on abstract arguments)."""
+    return eqx.is_array(x) or isinstance(x, jax.ShapeDtypeStruct)
 
 
 def _hashable(x: Any) -> bool:

@@ -242,6 +242,14 @@ def test_shard_under_grad_and_with_context_mesh():
     np.testing.assert_allclose(g.array, 2 * x.array)
 
 
+def test_shard_inside_named_vmap_maps_the_vmapped_axis_too():
+    x = named(jnp.ones((8, 4)), (Batch, Pos))
+    with jax.set_mesh(MESH_4x2), axis_mapping({"batch": "data", "pos": "model"}):
+        out = jax.jit(lambda x: nx.vmap(lambda row: shard(row * 2), Batch)(x))(x)
+    assert out.axes == x.axes
+    assert spec_of(out) == ("data", "model")  # `batch` through vmap's spmd_axis_name
+
+
 def test_shard_on_explicit_mesh_uses_reshard_inside_jit():
     mesh = jax.make_mesh((8,), ("data",), axis_types=(AxisType.Explicit,))
     x = named(jnp.ones((8, 8)), (Batch, Embed))
@@ -483,6 +491,16 @@ def test_named_jit_on_a_module_and_grad(reference):
     loss, grads = model.loss_and_grad(x, y)  # named_jit as a method decorator
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-6)
     assert tree_allclose(grads, ref_grads, rtol=1e-5)
+
+
+def test_named_jit_lowers_abstract_arguments():
+    model, x, y = make_data()
+    abstract = eqx.filter_eval_shape(lambda: (model, x, y))
+    with jax.set_mesh(MESH_8):
+        lowered = fsdp(grad_step, {"embed": "data"}, {"batch": "data"}).lower(*abstract)
+    text = lowered.as_text()
+    assert "tensor<8x4x8xf32>" in text  # x was traced from its abstract shape
+    assert "sharding_constraint" in text
 
 
 def test_named_jit_without_mesh_but_with_mapping_explains():
