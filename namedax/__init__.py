@@ -44,10 +44,8 @@ from ._broadcast import (
 from ._einsum import einsum as einsum
 from ._rearrange import rearrange as rearrange
 from ._nmap import nmap as nmap
-from ._nmap import nmap as nmap
 from ._remat import ScanCheckpointPolicy as ScanCheckpointPolicy
 from ._scan import fold as fold, map as map, scan as scan
-from ._vmap import vmap as vmap
 from ._vmap import vmap as vmap
 from ._shape import (
     flatten as flatten,
@@ -251,3 +249,5 @@ from ._indexing import (
 )
 from . import random as random, tree_util as tree_util
 from . import nn as nn
+from ._typing import Named as Named, matches_axes as matches_axes
+from . import typing as typing

@@ -227,6 +227,12 @@ class NamedArray:
     def __bool__(self) -> bool:
         return bool(self.array)
 
+    def __class_getitem__(cls, axes: Any) -> Any:
+        """`NamedArray["batch ... embed"]`: an annotation checking axes (see `namedax.Named`)."""
+        from ._typing import named_annotation  # deferred: namedax._typing imports this module
+
+        return named_annotation(axes)
+
     def __repr__(self) -> str:
         head = f"{_short_dtype(self.dtype)}{format_axes(self.axes)}"
         array = self.array
@@ -298,6 +304,7 @@ class NamedArray:
     flatten: Callable[..., NamedArray]
     flatten_axes: Callable[..., NamedArray]
     imag: Callable[..., NamedArray]
+    matches_axes: Callable[..., bool]
     max: Callable[..., NamedArray]
     mean: Callable[..., NamedArray]
     min: Callable[..., NamedArray]

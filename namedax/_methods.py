@@ -19,6 +19,7 @@ from ._indexing import _getitem, at, slice as slice_, take, updated_slice
 from ._rearrange import rearrange
 from ._shape import flatten, flatten_axes, ravel, rename, split, unbind, unflatten_axis
 from ._structural import trace
+from ._typing import matches_axes
 from ._where import clip
 
 
@@ -107,6 +108,8 @@ METHODS: dict[str, Callable[..., Any]] = {
     # other array operations (namedax._where, namedax._structural)
     "clip": clip,
     "trace": trace,
+    # annotations (namedax._typing)
+    "matches_axes": matches_axes,
 }
 
 
