@@ -45,7 +45,7 @@ def test_attention_matches_reference_in_every_order():
             out = nn.dot_product_attention(
                 KPos, Key, in_order(q, order), in_order(k, k_order), v, mask=mask
             )
-            assert out.axes == tuple(a for a in order if a != Key) + (Key,)
+            assert out.axes == (*[a for a in order if a != Key], Key)
             assert_named_close(out, want, ("batch", "position", "heads", "head_dim"), atol=1e-5)
     weights = nn.dot_product_attention_weights(Key, KPos, q, k, mask=mask)
     assert weights.axes == (Batch, Heads, QPos, KPos)  # dot_general's order: no transposes
