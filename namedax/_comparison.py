@@ -8,7 +8,7 @@ in `if` and `assert` eagerly and stays traceable under `jit`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 import jax
 import jax.numpy as jnp
@@ -23,9 +23,17 @@ __all__: list[str] = []  # the public names are re-exported by namedax/__init__.
 _ISCLOSE_NAMES = ("a", "b", "rtol", "atol")
 
 
+@overload
+def isclose(
+    a: NamedArray, b: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: bool = False
+) -> NamedArray: ...
+@overload
 def isclose(
     a: Any, b: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: bool = False
-) -> NamedArray:
+) -> Any: ...
+def isclose(
+    a: Any, b: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: bool = False
+) -> NamedArray | jax.Array:
     """Named version of `jax.numpy.isclose`: elementwise `|a - b| <= atol + rtol * |b|`.
 
     `a`, `b` and the tolerances (which may be NamedArrays too) are aligned by axis

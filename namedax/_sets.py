@@ -9,7 +9,7 @@ with its `size=` argument, with the added benefit that the result axis has a nam
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import jax.numpy as jnp
 from jax import lax
@@ -45,6 +45,30 @@ class UniqueInverseResult(NamedTuple):
     inverse_indices: NamedArray
 
 
+@overload
+def unique(
+    array: NamedArray,
+    size: Axis,
+    *,
+    return_index: Literal[False] = False,
+    return_inverse: Literal[False] = False,
+    return_counts: Literal[False] = False,
+    axis: AxisSelector | None = None,
+    fill_value: Any = None,
+    equal_nan: bool = True,
+) -> NamedArray: ...
+@overload
+def unique(
+    array: NamedArray,
+    size: Axis,
+    *,
+    return_index: bool = False,
+    return_inverse: bool = False,
+    return_counts: bool = False,
+    axis: AxisSelector | None = None,
+    fill_value: Any = None,
+    equal_nan: bool = True,
+) -> tuple[NamedArray, ...]: ...
 def unique(
     array: NamedArray,
     size: Axis,

@@ -13,8 +13,9 @@ with `fill_value`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
+import jax
 import jax.numpy as jnp
 
 from ._array import NamedArray, _wrap
@@ -28,6 +29,18 @@ _WHERE_NAMES = ("condition", "x", "y")
 _CLIP_NAMES = ("a", "a_min", "a_max")
 
 
+@overload
+def where(
+    condition: NamedArray,
+    x: None = None,
+    y: None = None,
+    *,
+    size: Axis | None = None,
+    new_axis: Axis | None = None,
+    fill_value: Any = None,
+) -> tuple[NamedArray, ...]: ...
+@overload
+def where(condition: Any, x: Any, y: Any) -> NamedArray: ...
 def where(
     condition: Any,
     x: Any = None,
@@ -36,7 +49,7 @@ def where(
     size: Axis | None = None,
     new_axis: Axis | None = None,
     fill_value: Any = None,
-) -> NamedArray | tuple[NamedArray, ...]:
+) -> NamedArray | jax.Array | tuple[NamedArray, ...]:
     """Named version of `jax.numpy.where`: picks from `x` where `condition` holds, else `y`.
 
     With three arguments the operands are aligned by axis name and the result holds
@@ -156,7 +169,11 @@ def _result_axis(op: str, size: Axis | None, new_axis: Axis | None) -> Axis:
     return axis
 
 
-def clip(a: Any, a_min: Any = None, a_max: Any = None) -> NamedArray:
+@overload
+def clip(a: NamedArray, a_min: Any = None, a_max: Any = None) -> NamedArray: ...
+@overload
+def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any: ...
+def clip(a: Any, a_min: Any = None, a_max: Any = None) -> NamedArray | jax.Array:
     """Named version of `jax.numpy.clip`: limits `a` to `[a_min, a_max]`.
 
     The bounds may be NamedArrays; all three operands are aligned by axis name, so

@@ -152,7 +152,7 @@ def test_categorical_errors():
     with pytest.raises(ValueError, match=r"categorical: no axis 'zz'"):
         nx.random.categorical(KEY, logits, "zz")
     with pytest.raises(TypeError, match=r"logits must be a NamedArray"):
-        nx.random.categorical(KEY, LOGITS, "class")
+        nx.random.categorical(KEY, LOGITS, "class")  # type: ignore[arg-type]
 
 
 # --- choice, permutation, ball, dirichlet -----------------------------------------------------

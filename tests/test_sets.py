@@ -75,13 +75,13 @@ def test_unique_shortcuts_return_named_tuples():
 def test_unique_errors():
     x = nx.named(INTS, (A, B))
     with pytest.raises(TypeError, match=r"unique: size must be an Axis\(name, size\).*got str"):
-        nx.unique(x, "value")
+        nx.unique(x, "value")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"unique: no axis 'c' in \{a:3, b:4\}"):
         nx.unique(x, V, axis="c")
     with pytest.raises(ValueError, match=r"replace_axis: duplicate axis names \['b'\]"):
         nx.unique(x, nx.Axis("b", 2), axis="a")
     with pytest.raises(TypeError, match=r"unique: array must be a NamedArray"):
-        nx.unique(INTS, V)
+        nx.unique(INTS, V)  # type: ignore[arg-type]
 
 
 # --- searchsorted -----------------------------------------------------------------------------
@@ -147,7 +147,7 @@ def test_bincount_drops_values_beyond_the_length_and_errors():
     x = nx.named(INTS, (A, B))
     np.testing.assert_array_equal(nx.bincount(x, nx.Axis("bin", 3)).array, [0, 3, 1])
     with pytest.raises(TypeError, match=r"bincount: length must be an Axis\(name, size\)"):
-        nx.bincount(x, 10)
+        nx.bincount(x, 10)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"bincount: weights \{c:2\} has axis c\(2\) but x has"):
         nx.bincount(x, Bin, nx.named(jnp.ones(2), "c"))
     with pytest.raises(TypeError, match=r"bincount: weights is a plain ArrayImpl"):

@@ -59,9 +59,9 @@ def test_triangle_and_trace_errors():
     with pytest.raises(ValueError, match=r"triu: axis 'col' has size 4 .* selected as col\(5\)"):
         nx.triu(x, "row", nx.Axis("col", 5))
     with pytest.raises(TypeError, match=r"trace: axis1 and axis2 must each name one axis"):
-        nx.trace(x, ("row", "col"), "batch")
+        nx.trace(x, ("row", "col"), "batch")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"tril: expected a NamedArray, got ArrayImpl"):
-        nx.tril(X, "row", "col")
+        nx.tril(X, "row", "col")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("order", ORDERS)
@@ -99,9 +99,9 @@ def test_pad_errors():
     with pytest.raises(
         TypeError, match=r"pad: pad_width\['row'\] must be an int or a \(before, after\)"
     ):
-        nx.pad(x, {"row": 1.5})
+        nx.pad(x, {"row": 1.5})  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"pad: pad_width must be an int or .* got \[1, 2, 3\]"):
-        nx.pad(x, [1, 2, 3])
+        nx.pad(x, [1, 2, 3])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"pad: constant_values must be a scalar or one"):
         nx.pad(x, {"row": 1}, constant_values=((1, 2), (3, 4), (5, 6)))
     with pytest.raises(TypeError, match=r"pad: constant_values must be a scalar or one"):

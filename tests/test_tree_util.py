@@ -121,7 +121,7 @@ def test_resize_axis_errors():
     with pytest.raises(ValueError, match=r"resize_axis: new_size must be >= 0, got -1"):
         tree_util.resize_axis(tree, "vocab", -1)
     with pytest.raises(TypeError, match=r"resize_axis: new_size must be an int, got float"):
-        tree_util.resize_axis(tree, "vocab", 2.0)
+        tree_util.resize_axis(tree, "vocab", 2.0)  # type: ignore[arg-type]
 
 
 def test_public_module():

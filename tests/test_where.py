@@ -93,9 +93,9 @@ def test_where_gradient_flows_to_the_selected_operand():
 def test_where_errors():
     x = nx.named(X, (A, B, C))
     with pytest.raises(TypeError, match=r"where: got x without y\. Pass both"):
-        nx.where(x > 0, x)
+        nx.where(x > 0, x)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"where: got y without x"):
-        nx.where(x > 0, y=x)
+        nx.where(x > 0, y=x)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"where: axis 'b' has size 3 in condition .* size 5 in x"):
         nx.where(x > 0, nx.named(jnp.ones(5), "b"), 0.0)
     with pytest.raises(TypeError, match=r"where: y is a plain ArrayImpl of shape \(3,\).*named"):
@@ -103,7 +103,7 @@ def test_where_errors():
     with pytest.raises(
         TypeError, match=r"size, new_axis and fill_value belong to the one-argument"
     ):
-        nx.where(x > 0, x, 0.0, size=A)
+        nx.where(x > 0, x, 0.0, size=A)  # type: ignore[arg-type]
 
 
 # --- one-argument where and nonzero ------------------------------------------------------------
@@ -149,13 +149,13 @@ def test_positions_errors():
     with pytest.raises(TypeError, match=r"where: .* needs a sized axis: pass size=Axis\(name, n\)"):
         nx.where(cond)
     with pytest.raises(TypeError, match=r"nonzero: .*got str 'hit'"):
-        nx.nonzero(cond, size="hit")
+        nx.nonzero(cond, size="hit")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"pass the result axis as size= or as new_axis=, not both"):
         nx.nonzero(cond, size=HIT, new_axis=HIT)
     with pytest.raises(ValueError, match=r"nonzero: the condition has no axes"):
         nx.nonzero(nx.named(jnp.array(True), ()), size=HIT)
     with pytest.raises(TypeError, match=r"nonzero: expected a NamedArray condition"):
-        nx.nonzero(COND, size=HIT)
+        nx.nonzero(COND, size=HIT)  # type: ignore[arg-type]
 
 
 # --- clip -------------------------------------------------------------------------------------
