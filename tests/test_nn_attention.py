@@ -90,7 +90,10 @@ def test_attention_errors():
     q, k, v = named_qkv()
     with pytest.raises(ValueError, match=r"query .* has the key position axis 'position'"):
         nn.dot_product_attention("position", Key, q, q, q)
-    with pytest.raises(ValueError, match=r"value \{batch:2, key_position:4, heads:3, head_dim:5\} must have the KPos axis other\(4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"value \{batch:2, key_position:4, heads:3, head_dim:5\} must have the KPos axis other\(4\)",
+    ):
         nn.dot_product_attention(nx.Axis("other", 4), Key, q, k, v)
     with pytest.raises(ValueError, match=r"must have the QPos axis"):
         nn.dot_product_attention(nx.Axis("qq", 4), KPos, Key, q, k, v)
