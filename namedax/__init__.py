@@ -251,3 +251,5 @@ from . import random as random, tree_util as tree_util
 from . import nn as nn
 from ._typing import Named as Named, matches_axes as matches_axes
 from . import typing as typing
+from . import serialization as serialization
+from .serialization import from_state_dict as from_state_dict, to_state_dict as to_state_dict
