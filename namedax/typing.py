@@ -15,9 +15,9 @@ Examples:
     (True, False)
 """
 
-from typing import TYPE_CHECKING
+import typing as _typing
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from typing import (
         Annotated as BFloat16,
         Annotated as Bool,
