@@ -103,6 +103,16 @@ def test_vmap_over_an_ensemble_is_stacked_vmap():
     assert_named_close(out, jnp.einsum("loi,i->lo", w, x.array) + b, ("layers", "embed"))
 
 
+def test_vmap_with_shared_params_is_a_stack_with_shared_true():
+    stack, x = _stack(shared=True), _x(Embed)
+    assert Layers.name not in stack.stacked.weight.axis_names  # built once, no Layers axis
+    out = stack.vmap(x)
+    w, b = _wb(stack.stacked)
+    assert_named_close(
+        out, jnp.broadcast_to(w @ x.array + b, (Layers.size, Embed.size)), ("layers", "embed")
+    )
+
+
 # --- nn.scan -----------------------------------------------------------------------------
 
 
@@ -270,6 +280,27 @@ def test_custom_vjp_on_named_arrays():
     assert jax.grad(lambda b: jnp.sum(5.0 * (w @ x.array + b)))(b)[0] == 5.0  # unclipped
 
 
+def test_custom_vjp_through_equinox_takes_the_module_as_an_argument():
+    @eqx.filter_custom_vjp
+    def scaled_grad(m, v):
+        return m(v)
+
+    def fwd(perturbed, m, v):
+        del perturbed
+        return m(v), None
+
+    def bwd(residuals, g, perturbed, m, v):
+        del residuals, perturbed, v
+        return jax.tree_util.tree_map(lambda p: jnp.full_like(p, 2.0), m)  # a made-up gradient
+
+    scaled_grad.def_fwd(fwd)
+    scaled_grad.def_bwd(bwd)
+    layer, x = _linear(), _x(Embed)
+    assert_named_close(scaled_grad(layer, x), _wb(layer)[0] @ x.array + _wb(layer)[1])
+    grads = eqx.filter_grad(lambda m: nx.sum(scaled_grad(m, x)).scalar())(layer)
+    assert_named_close(grads.bias, jnp.full(3, 2.0))
+
+
 # --- nn.while_loop / nn.cond / nn.switch -------------------------------------------------
 
 
@@ -289,6 +320,15 @@ def test_while_loop_carries_named_arrays_and_closes_over_the_module():
         ri, rh = ri + 1, (w @ rh + b) * 1.5
     assert int(i) == ri
     assert_named_close(h, rh, atol=1e-5)
+
+
+def test_while_loop_can_carry_the_module():
+    layer, x = _linear(), _x(Embed)
+    _, _, h = jax.lax.while_loop(
+        lambda c: c[0] < 3, lambda c: (c[0] + 1, c[1], c[1](c[2])), (0, layer, x)
+    )
+    w, b = _wb(layer)
+    assert_named_close(h, w @ (w @ (w @ x.array + b) + b) + b, atol=1e-5)
 
 
 @pytest.mark.parametrize("pred", [True, False])
