@@ -27,6 +27,9 @@ def eager_ops() -> list[tuple]:
         "a + b": (lambda: a + b, lambda: x + y),
         "sum over embed": (lambda: jnp.sum(a, axis=1), lambda: x.sum(Embed)),
         "dot (contract embed)": (lambda: jnp.dot(a, w), lambda: nx.dot(x, wn, axis=Embed)),
+        "where(x > 0, x, 0)": (lambda: jnp.where(a > 0, a, 0.0), lambda: nx.where(x > 0, x, 0.0)),
+        "index x[batch=3]": (lambda: a[3], lambda: x["batch", 3]),
+        "transpose": (lambda: a.T, lambda: x.rearrange(("embed", "batch"))),
     }
     haliax = _haliax_cases(a, b, w)
     rows = []
@@ -73,7 +76,7 @@ def mlp_params(depth: int = 8) -> tuple[list, list]:
 
 def positional_mlp(params: list, x: jax.Array) -> jax.Array:
     for w in params:
-        x = jax.nn.relu(jnp.dot(x, w))
+        x = jnp.maximum(jnp.dot(x, w), 0.0)
     return x
 
 
