@@ -37,7 +37,7 @@ def eager_ops() -> list[tuple]:
         t_raw, t_named = eager_call_time(raw), eager_call_time(named)
         row = [name, t_raw * 1e6, t_named * 1e6, t_named / t_raw]
         if haliax:
-            row.append(eager_call_time(haliax[name]) / t_raw)
+            row.append(eager_call_time(haliax[name]) / t_raw if name in haliax else "-")
         rows.append(tuple(row))
     wrap = eager_call_time(lambda: nx.NamedArray(a, axes))
     row = ["wrap an array (absolute)", "-", wrap * 1e6, "-"]
