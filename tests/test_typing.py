@@ -179,10 +179,10 @@ def test_matches_axes_is_a_method_and_a_function():
 
 @jaxtyped(typechecker=beartype)
 def _add(
-    x: NamedArray["batch ... embed"],  # noqa: F722
+    x: NamedArray["batch ... embed"],
     bias: Float[NamedArray, "embed"],  # noqa: F821
     scale: Float[jax.Array, "batch"],  # noqa: F821
-) -> Named[NamedArray, "{batch embed ...}"]:  # noqa: F722
+) -> Named[NamedArray, "{batch embed ...}"]:
     return x * nx.named(scale, "batch") + bias
 
 
@@ -212,7 +212,7 @@ def test_jaxtyped_binds_sizes_across_named_and_positional_arguments():
 
 def test_jaxtyped_checks_the_return_value():
     @jaxtyped(typechecker=beartype)
-    def drop_seq(x: NamedArray["batch seq"]) -> NamedArray["batch"]:  # noqa: F722, F821
+    def drop_seq(x: NamedArray["batch seq"]) -> NamedArray["batch"]:  # noqa: F821
         return x  # wrong: still has seq
 
     with pytest.raises(TypeCheckError, match=r"(?s)return value.*Named\[NamedArray, 'batch'\]"):
@@ -221,7 +221,7 @@ def test_jaxtyped_checks_the_return_value():
 
 def test_axis_names_that_are_not_identifiers_are_bound_too():
     @jaxtyped(typechecker=beartype)
-    def f(x: NamedArray["layer-0 _private"], y: NamedArray["layer-0"]) -> None:  # noqa: F722, F821
+    def f(x: NamedArray["layer-0 _private"], y: NamedArray["layer-0"]) -> None:  # noqa: F821
         del x, y
 
     a, b = Axis("layer-0", 2), Axis("_private", 3)
