@@ -20,7 +20,7 @@ import pytest
 import namedax
 
 DOCS_API = Path(__file__).resolve().parent.parent / "docs" / "api"
-SUBMODULES = ("nn", "random", "tree_util", "partitioning")
+SUBMODULES = ("nn", "random", "tree_util", "partitioning", "typing", "serialization")
 _ENTRY = re.compile(r"^:::\s+(namedax(?:\.\w+)+)\s*$", re.MULTILINE)
 
 
