@@ -12,9 +12,11 @@ from benchmarks.core import Batch, Embed, mlp_params, named_mlp, positional_mlp
 def compiled_stats(fn, *args):
     compiled = jax.jit(fn).lower(*args).compile()
     hlo = compiled.as_text()
+    assert hlo is not None
     dots = len(re.findall(r"= \S+ (?:dot|convolution)\(", hlo))
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
+    assert cost is not None
     return dots, cost["flops"], hlo
 
 
