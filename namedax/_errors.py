@@ -32,3 +32,27 @@ def describe(x: Any) -> str:
     if shape is not None:
         return f"{type(x).__name__} of shape {tuple(shape)}"
     return f"{type(x).__name__} {x!r}"
+
+
+def _is_named(x: Any) -> bool:  # duck-typed like `describe`: _array imports this module
+    return hasattr(x, "axes") and hasattr(x, "array")
+
+
+def describe_tree(tree: Any) -> str:
+    """`tree` with every leaf (and every NamedArray, whole) replaced by its `describe`."""
+    return str(jax.tree_util.tree_map(describe, tree, is_leaf=_is_named))
+
+
+def argument_paths(tree: Any) -> list[str]:
+    """Readable paths (`args[1]['w']`, `kwargs['x']`) of the leaves of `(args, kwargs)`.
+
+    NamedArrays count as leaves.
+    """
+    flat, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=_is_named)
+    roots = ("args", "kwargs")
+    return [format_path(path[1:], roots[path[0].idx]) for path, _ in flat]
+
+
+def function_name(f: Any) -> str:
+    """The name of a function for a message: its qualified name, or its repr."""
+    return getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or repr(f)

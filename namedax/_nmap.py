@@ -31,9 +31,10 @@ import jax
 import numpy as np
 from jax import lax
 
-from ._array import NamedArray, _wrap, is_named_array
+from ._array import NamedArray, is_named_array
 from ._axes import Axis, AxisSelection, AxisSelector, axis_spec_to_tuple
-from ._errors import describe, format_axes
+from ._errors import argument_paths, describe_tree, format_axes
+from ._lifting import Static, is_array, stack_output
 
 __all__ = ["nmap"]
 
@@ -112,7 +113,7 @@ def nmap(
         for ax, in_axes in zip(reversed(mapped), reversed(levels), strict=True):
             body = jax.vmap(body, in_axes=(in_axes,), out_axes=0, axis_name=ax.name)
         out = body([leaves[i].array for i in named_idx])
-        return _rebuild(out, slots[0], tuple(mapped))
+        return stack_output(out, slots[0], tuple(mapped))
 
     return lifted
 
@@ -182,7 +183,7 @@ def _name_outputs(out, exposed_axes, out_axes, single, mapped):
         except (ValueError, TypeError) as e:
             raise ValueError(
                 f"nmap: out_axes={out_axes!r} does not mirror the output of the function "
-                f"({_summary(out)}): {e}. Give one selection for every output, or a container "
+                f"({describe_tree(out)}): {e}. Give one selection for every output, or a container "
                 "of the output's structure holding one selection per array."
             ) from None
     mapped_names = {a.name for a in mapped}
@@ -191,11 +192,11 @@ def _name_outputs(out, exposed_axes, out_axes, single, mapped):
         if isinstance(leaf, NamedArray):
             dyn.append(leaf.array)
             slots.append(leaf.axes)
-        elif isinstance(leaf, (jax.Array, np.ndarray, np.generic)):
+        elif is_array(leaf):
             dyn.append(leaf)
             slots.append(_output_axes(np.shape(leaf), names, exposed_axes))
         else:
-            slots.append(_Static(leaf))
+            slots.append(Static(leaf))
             continue
         clash = [a.name for a in slots[-1] if a.name in mapped_names]
         if clash:
@@ -235,32 +236,10 @@ def _output_axes(shape, names, exposed_axes) -> tuple[Axis, ...]:
     return tuple(axes)
 
 
-class _Static:
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any):
-        self.value = value
-
-
-def _rebuild(dyn: list[Any], static: Any, mapped: tuple[Axis, ...]) -> Any:
-    treedef, slots = static
-    it = iter(dyn)
-    leaves = [
-        slot.value if isinstance(slot, _Static) else _wrap(next(it), mapped + slot)
-        for slot in slots
-    ]
-    return jax.tree_util.tree_unflatten(treedef, leaves)
-
-
 def _named_listing(tree: Any) -> str:
-    flat, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=is_named_array)
-    roots = ("args", "kwargs")
+    leaves = jax.tree_util.tree_leaves(tree, is_leaf=is_named_array)
     return "; ".join(
-        f"{roots[p[0].idx]}{jax.tree_util.keystr(p[1:])} is {format_axes(x.axes)}"
-        for p, x in flat
+        f"{path} is {format_axes(x.axes)}"
+        for path, x in zip(argument_paths(tree), leaves, strict=True)
         if isinstance(x, NamedArray)
     )
-
-
-def _summary(tree: Any) -> str:
-    return str(jax.tree_util.tree_map(describe, tree, is_leaf=is_named_array))

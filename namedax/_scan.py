@@ -28,7 +28,8 @@ import numpy as np
 
 from ._array import NamedArray, _wrap, is_named_array
 from ._axes import Axis, AxisSelector
-from ._errors import describe, format_axes
+from ._errors import argument_paths, describe, describe_tree, format_axes, function_name
+from ._lifting import split_output, stack_output
 from ._remat import RematSpec, ScanCheckpointPolicy, run_scan
 
 __all__ = ["fold", "map", "scan"]
@@ -105,19 +106,19 @@ def scan(
             out = f(carry, *call_args, **call_kwargs)
             if not (isinstance(out, tuple) and len(out) == 2):
                 raise TypeError(
-                    f"scan: {_fn_name(f)} must return a pair (carry, y), got {describe(out)}. "
+                    f"scan: {function_name(f)} must return a pair (carry, y), got {describe(out)}. "
                     "Use namedax.fold for a function that returns only the carry."
                 )
             new_carry, y = out
             _check_carry(init, init_tree, new_carry, f)
-            dynamic, static = _split_output(y)
+            dynamic, static = split_output(y)
             y_static[:] = [static]
             return new_carry, dynamic
 
         carry, ys = run_scan(
             step, init, plan.arrays, plan.length, policy=policy, reverse=reverse, unroll=unroll
         )
-        return carry, _stack_output(ys, y_static[0], out_axis, "scan")
+        return carry, stack_output(ys, y_static[0], (out_axis,), _output_clash)
 
     return scanned
 
@@ -218,7 +219,7 @@ def _plan(leaves: list[Any], axis: AxisSelector, scanned: Callable, tree: Any) -
         elif is_array_like(leaf) and scanned(leaf):
             if np.ndim(leaf) == 0:
                 raise ValueError(
-                    f"scan: {_leaf_path(tree, i)} is a 0-d array, so it cannot be scanned over "
+                    f"scan: {argument_paths(tree)[i]} is a 0-d array, so it cannot be scanned over "
                     f"axis {name!r}. Close over it, or pass is_scanned= to leave it unscanned."
                 )
             arrays.append(leaf)
@@ -244,7 +245,7 @@ def _common_length(axis: AxisSelector, lengths: list[int], indices: list[int], t
             f"scan: no argument has axis {name!r} to scan over, so its length is unknown. "
             f"Pass Axis({name!r}, size) instead of the bare name."
         )
-    paths = _leaf_paths(tree)
+    paths = argument_paths(tree)
     listing = "; ".join(f"{paths[i]} has length {n}" for i, n in zip(indices, lengths, strict=True))
     given = f" The axis was given as {axis}." if expected is not None else ""
     raise ValueError(
@@ -252,56 +253,6 @@ def _common_length(axis: AxisSelector, lengths: list[int], indices: list[int], t
         "Every scanned argument must have the same length along the axis; slice or pad the "
         "odd one out, or close over it (is_scanned=...)."
     )
-
-
-# --- outputs -------------------------------------------------------------------------------
-
-
-def _split_output(y: Any) -> tuple[list[Any], tuple[Any, list[Any], list[Any]]]:
-    """Separates array leaves of `y` (returned through the scan) from the rest."""
-    leaves, treedef = jax.tree_util.tree_flatten(y, is_leaf=is_named_array)
-    dynamic, slots = [], []
-    for leaf in leaves:
-        if isinstance(leaf, NamedArray):
-            dynamic.append(leaf.array)
-            slots.append(leaf.axes)
-        elif is_array_like(leaf):
-            dynamic.append(leaf)
-            slots.append(_ARRAY)
-        else:
-            slots.append(_Static(leaf))
-    return dynamic, (treedef, leaves, slots)
-
-
-class _Static:
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any):
-        self.value = value
-
-
-_ARRAY = object()
-
-
-def _stack_output(dynamic: list[Any], static: Any, axis: Axis, op: str) -> Any:
-    """Rebuilds the output tree: NamedArrays get `axis` in front, static leaves are kept."""
-    treedef, _, slots = static
-    stacked = iter(dynamic)
-    out = []
-    for slot in slots:
-        if isinstance(slot, _Static):
-            out.append(slot.value)
-        elif slot is _ARRAY:
-            out.append(next(stacked))
-        else:
-            if any(a.name == axis.name for a in slot):
-                raise ValueError(
-                    f"{op}: an output NamedArray{format_axes(slot)} already has axis "
-                    f"{axis.name!r}, so the stacked output cannot add it. Rename the output's "
-                    "axis (namedax.rename) or reduce it before returning."
-                )
-            out.append(_wrap(next(stacked), (axis, *slot)))
-    return jax.tree_util.tree_unflatten(treedef, out)
 
 
 # --- checks and messages -------------------------------------------------------------------
@@ -323,30 +274,19 @@ def _as_filter(spec: bool | Callable[[Any], bool], op: str, arg: str) -> Callabl
     return spec
 
 
+def _output_clash(axes: tuple[Axis, ...], name: str) -> str:
+    return (
+        f"scan: an output NamedArray{format_axes(axes)} already has axis {name!r}, so the "
+        "stacked output cannot add it. Rename the output's axis (namedax.rename) or reduce it "
+        "before returning."
+    )
+
+
 def _check_carry(init: Any, init_tree: Any, carry: Any, f: Callable) -> None:
     if jax.tree_util.tree_structure(carry) != init_tree:
         raise ValueError(
-            f"scan: {_fn_name(f)} returned a carry {_summary(carry)} that differs from the "
-            f"initial carry {_summary(init)}. The carry must keep its structure and the axes "
-            "of its NamedArrays (in the same order) from step to step; use "
+            f"scan: {function_name(f)} returned a carry {describe_tree(carry)} that differs from "
+            f"the initial carry {describe_tree(init)}. The carry must keep its structure and the "
+            "axes of its NamedArrays (in the same order) from step to step; use "
             "namedax.rearrange to restore the order."
         )
-
-
-def _summary(tree: Any) -> str:
-    return str(jax.tree_util.tree_map(describe, tree, is_leaf=is_named_array))
-
-
-def _fn_name(f: Callable) -> str:
-    return getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or repr(f)
-
-
-def _leaf_paths(tree: Any) -> list[str]:
-    """Readable paths (`args[1]['w']`, `kwargs['x']`) of the leaves of `(args, kwargs)`."""
-    flat, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=is_named_array)
-    roots = ("args", "kwargs")
-    return [roots[path[0].idx] + jax.tree_util.keystr(path[1:]) for path, _ in flat]
-
-
-def _leaf_path(tree: Any, index: int) -> str:
-    return _leaf_paths(tree)[index]

@@ -30,7 +30,8 @@ import numpy as np
 
 from ._array import NamedArray, _wrap, is_named_array
 from ._axes import Axis, AxisSelection, AxisSelector
-from ._errors import describe, format_axes
+from ._errors import argument_paths, describe, describe_tree, format_axes, function_name
+from ._lifting import is_array, split_output, stack_output
 from ._mapping import physical_axis_name
 
 __all__ = ["vmap"]
@@ -44,7 +45,7 @@ def arrays_on_first_dim(leaf: Any) -> int | None:
 
     0-d arrays and non-arrays are not mapped.
     """
-    return 0 if _is_array(leaf) and np.ndim(leaf) > 0 else None
+    return 0 if is_array(leaf) and np.ndim(leaf) > 0 else None
 
 
 def vmap(
@@ -151,7 +152,7 @@ def _vmap_one(
                 axes = inner[i]
                 full[i] = x if axes is None else _wrap(x, axes)
             a, k = jax.tree_util.tree_unflatten(treedef, full)
-            out_dyn, static = _split_output(fn(*a, **k))
+            out_dyn, static = split_output(fn(*a, **k))
             static_out[:] = [static]
             return out_dyn
 
@@ -164,7 +165,7 @@ def _vmap_one(
             axis_size=axis_size,
             spmd_axis_name=spmd,
         )([leaves[i] if inner[i] is None else leaves[i].array for i in dynamic])
-        return _join_output(out, static_out[0], Axis(name, axis_size))
+        return stack_output(out, static_out[0], (Axis(name, axis_size),), _output_clash)
 
     return mapped
 
@@ -203,8 +204,9 @@ class _SpecBinder:
             self.spec_bound = self.sig.bind_partial(*spec_args, **spec_kwargs).arguments
         except TypeError as e:
             raise TypeError(
-                f"vmap: the args/kwargs specs do not fit the signature {_fn_name(fn)}{self.sig}: "
-                f"{e}. Give at most one spec per parameter, by position or by name."
+                f"vmap: the args/kwargs specs do not fit the signature "
+                f"{function_name(fn)}{self.sig}: {e}. Give at most one spec per parameter, by "
+                "position or by name."
             ) from None
         self.fn = fn
 
@@ -221,7 +223,7 @@ class _SpecBinder:
         try:
             bound = self.sig.bind(*call_args, **call_kwargs)
         except TypeError as e:
-            raise TypeError(f"{_fn_name(self.fn)}{self.sig}: {e}") from None
+            raise TypeError(f"{function_name(self.fn)}{self.sig}: {e}") from None
         args, kwargs = bound.args, bound.kwargs
         specs, params = self.spec_bound, self.sig.parameters
         arg_specs: list[Any] = []
@@ -256,7 +258,7 @@ def _leaf_specs(specs: Any, tree: Any) -> list[Any]:
     except (ValueError, TypeError) as e:
         raise ValueError(
             f"vmap: the args/kwargs specs {specs!r} are not a pytree prefix of the arguments "
-            f"({_summary(tree)}): {e}"
+            f"({describe_tree(tree)}): {e}"
         ) from None
     out: list[Any] = []
     for spec, sub in zip(spec_leaves, subtrees, strict=True):
@@ -290,21 +292,21 @@ def _plan(leaves, leaf_specs, name, size, tree):
         if callable(spec):
             spec = spec(leaf)
         if spec is None:
-            if _is_array(leaf):
+            if is_array(leaf):
                 dynamic.append(i)
             continue
         if not _is_int(spec):
             raise TypeError(
-                f"vmap: the spec for {_paths(tree)[i]} gave {describe(spec)}; a spec must give "
-                "an int (the dimension to map) or None (not mapped)."
+                f"vmap: the spec for {argument_paths(tree)[i]} gave {describe(spec)}; a spec "
+                "must give an int (the dimension to map) or None (not mapped)."
             )
         dim = int(spec)  # type: ignore[arg-type]  # checked by _is_int
-        if _is_array(leaf):
+        if is_array(leaf):
             dynamic.append(i)
             ndim = np.ndim(leaf)
             if not -ndim <= dim < ndim:
                 raise ValueError(
-                    f"vmap: the spec for {_paths(tree)[i]} maps dimension {dim} over axis "
+                    f"vmap: the spec for {argument_paths(tree)[i]} maps dimension {dim} over axis "
                     f"{name!r}, but it is a {describe(leaf)}. Give a dimension in "
                     f"[{-ndim}, {ndim}) or None to pass it whole."
                 )
@@ -312,9 +314,9 @@ def _plan(leaves, leaf_specs, name, size, tree):
             sizes.append((i, np.shape(leaf)[dim]))
         elif isinstance(leaf, (int, float, complex)):
             raise ValueError(
-                f"vmap: the spec for {_paths(tree)[i]} maps dimension {spec} over axis {name!r}, "
-                f"but it is a Python {type(leaf).__name__} {leaf!r}, which has no dimensions. "
-                "Give None for it, or pass an array."
+                f"vmap: the spec for {argument_paths(tree)[i]} maps dimension {spec} over axis "
+                f"{name!r}, but it is a Python {type(leaf).__name__} {leaf!r}, which has no "
+                "dimensions. Give None for it, or pass an array."
             )
     return in_axes, dynamic, inner, _axis_size(name, size, sizes, tree)
 
@@ -330,7 +332,7 @@ def _axis_size(name: str, size: int | None, sizes: list[tuple[int, int]], tree: 
             f"vmap: no argument has axis {name!r}, so its size is unknown. Pass "
             f"Axis({name!r}, size) (or {{{name!r}: size}}) instead of the bare name to create it."
         )
-    paths = _paths(tree)
+    paths = argument_paths(tree)
     listing = "; ".join(f"{paths[i]} has size {s}" for i, s in sizes)
     given = f" The axis was given as {name}({size})." if size is not None else ""
     raise ValueError(
@@ -343,50 +345,12 @@ def _axis_size(name: str, size: int | None, sizes: list[tuple[int, int]], tree: 
 # --- outputs -------------------------------------------------------------------------------
 
 
-def _split_output(out: Any) -> tuple[list[Any], Any]:
-    leaves, treedef = jax.tree_util.tree_flatten(out, is_leaf=is_named_array)
-    dyn: list[Any] = []
-    slots: list[Any] = []
-    for leaf in leaves:
-        if isinstance(leaf, NamedArray):
-            dyn.append(leaf.array)
-            slots.append(leaf.axes)
-        elif _is_array(leaf):
-            dyn.append(leaf)
-            slots.append(_ARRAY)
-        else:
-            slots.append(_Static(leaf))
-    return dyn, (treedef, slots)
-
-
-class _Static:
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any):
-        self.value = value
-
-
-_ARRAY = object()
-
-
-def _join_output(dyn: list[Any], static: Any, axis: Axis) -> Any:
-    treedef, slots = static
-    it = iter(dyn)
-    leaves = []
-    for slot in slots:
-        if slot is _ARRAY:
-            leaves.append(next(it))
-        elif isinstance(slot, _Static):
-            leaves.append(slot.value)
-        else:
-            if any(a.name == axis.name for a in slot):
-                raise ValueError(
-                    f"vmap: fn returned a NamedArray{format_axes(slot)} that already has the "
-                    f"mapped axis {axis.name!r}, so the output cannot add it. Rename that axis "
-                    "(namedax.rename) before returning."
-                )
-            leaves.append(_wrap(next(it), (axis, *slot)))
-    return jax.tree_util.tree_unflatten(treedef, leaves)
+def _output_clash(axes: tuple[Axis, ...], name: str) -> str:
+    return (
+        f"vmap: fn returned a NamedArray{format_axes(axes)} that already has the mapped axis "
+        f"{name!r}, so the output cannot add it. Rename that axis (namedax.rename) before "
+        "returning."
+    )
 
 
 # --- small helpers -------------------------------------------------------------------------
@@ -394,21 +358,3 @@ def _join_output(dyn: list[Any], static: Any, axis: Axis) -> Any:
 
 def _is_int(x: Any) -> bool:
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-
-def _is_array(x: Any) -> bool:
-    return isinstance(x, (jax.Array, np.ndarray, np.generic))
-
-
-def _paths(tree: Any) -> list[str]:
-    flat, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=is_named_array)
-    roots = ("args", "kwargs")
-    return [roots[p[0].idx] + jax.tree_util.keystr(p[1:]) for p, _ in flat]
-
-
-def _summary(tree: Any) -> str:
-    return str(jax.tree_util.tree_map(describe, tree, is_leaf=is_named_array))
-
-
-def _fn_name(f: Callable) -> str:
-    return getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or repr(f)

@@ -15,7 +15,7 @@ from jax import lax
 
 from .._array import NamedArray, _wrap, is_named_array
 from .._axes import Axis
-from .._errors import describe
+from .._errors import describe_tree
 
 __all__: list[str] = []
 
@@ -53,7 +53,7 @@ def _check_fold_result(op: str, carry: Any, out: Any) -> None:
         )
     raise ValueError(
         f"{op}: the block must return the next carry, with the structure and axes of the carry "
-        f"it received ({_summary(carry)}), but it returned {_summary(out)}."
+        f"it received ({describe_tree(carry)}), but it returned {describe_tree(out)}."
     )
 
 
@@ -61,18 +61,15 @@ def _check_scan_result(op: str, carry: Any, out: Any) -> None:
     if not (isinstance(out, tuple) and len(out) == 2):
         raise TypeError(
             f"{op}: the block must return a pair (carry, output), but it returned "
-            f"{_summary(out)}. Use .fold (or .fold_via) for a block that returns only the carry."
+            f"{describe_tree(out)}. Use .fold (or .fold_via) for a block that returns only the "
+            "carry."
         )
     want = jax.tree_util.tree_structure(carry)
     if jax.tree_util.tree_structure(out[0]) != want:
         raise ValueError(
-            f"{op}: the carry returned by the block, {_summary(out[0])}, differs from the carry "
-            f"it received, {_summary(carry)}. It must keep its structure and axes."
+            f"{op}: the carry returned by the block, {describe_tree(out[0])}, differs from the "
+            f"carry it received, {describe_tree(carry)}. It must keep its structure and axes."
         )
-
-
-def _summary(tree: Any) -> str:
-    return str(jax.tree_util.tree_map(describe, tree, is_leaf=is_named_array))
 
 
 def _call_method(method: str | Callable[..., Any]) -> Callable[..., Any]:
