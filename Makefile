@@ -21,7 +21,7 @@ test: $(STAMP)
 	XLA_FLAGS=--xla_force_host_platform_device_count=8 $(BIN)/python -m pytest -q -n 2
 
 docs: $(STAMP)
-	XLA_FLAGS=--xla_force_host_platform_device_count=8 $(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 XLA_FLAGS=--xla_force_host_platform_device_count=8 $(BIN)/mkdocs build --strict
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
