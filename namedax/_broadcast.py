@@ -19,7 +19,7 @@ broadcasting does the rest.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from numbers import Number
 from typing import Any
 
@@ -131,6 +131,37 @@ def align_operands(
     return [
         align_array(x.array, x.axes, out_axes) if isinstance(x, NamedArray) else x for x in operands
     ], out_axes
+
+
+def apply_aligned(
+    op: str, names: Sequence[str], fn: Callable[..., Any], operands: Sequence[Any], **kwargs: Any
+) -> Any:
+    """Calls the positional `fn` on `operands` aligned by name and names its result.
+
+    Operands that already share their axes (see `same_axes`) skip the alignment.
+
+    Args:
+        op: The operation's name, for error messages.
+        names: The parameter name of each operand, for error messages.
+        fn: The positional function, called as `fn(*aligned_operands, **kwargs)`.
+        operands: NamedArrays, scalar-likes and `None`s.
+        **kwargs: Further arguments of `fn`.
+
+    Returns:
+        `fn`'s result as a NamedArray with the result axes, or as it is when no
+        operand is a NamedArray.
+
+    Raises:
+        TypeError: If an operand is a plain array with dimensions.
+        ValueError: If same-named axes disagree in size.
+    """
+    axes = same_axes(*operands)
+    if axes is not None:
+        arrays = [x.array if type(x) is NamedArray else x for x in operands]
+        return _wrap(fn(*arrays, **kwargs), axes)
+    arrays, axes = align_operands(op, names, operands)
+    out = fn(*arrays, **kwargs)
+    return out if axes is None else _wrap(out, axes)
 
 
 def broadcast_axis(a: NamedArray, axis: AxisSpec) -> NamedArray:

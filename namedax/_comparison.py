@@ -13,9 +13,9 @@ from typing import Any, overload
 import jax
 import jax.numpy as jnp
 
-from ._array import NamedArray, _wrap
+from ._array import NamedArray
 from ._axes import Axis
-from ._broadcast import align_array, align_operands, is_scalar_like, same_axes
+from ._broadcast import align_array, align_operands, apply_aligned, is_scalar_like
 from ._errors import describe
 
 __all__: list[str] = []  # the public names are re-exported by namedax/__init__.py
@@ -58,12 +58,8 @@ def isclose(
         >>> nx.isclose(x, x + 1e-7).array
         Array([ True,  True], dtype=bool)
     """
-    axes = same_axes(a, b, rtol, atol)
-    if axes is not None:
-        return _wrap(jnp.isclose(_raw(a), _raw(b), _raw(rtol), _raw(atol), equal_nan), axes)
-    (x, y, r, t), axes = align_operands("isclose", _ISCLOSE_NAMES, (a, b, rtol, atol))
-    out = jnp.isclose(x, y, rtol=r, atol=t, equal_nan=equal_nan)
-    return out if axes is None else _wrap(out, axes)
+    operands = (a, b, rtol, atol)
+    return apply_aligned("isclose", _ISCLOSE_NAMES, jnp.isclose, operands, equal_nan=equal_nan)
 
 
 def allclose(
@@ -161,7 +157,3 @@ def _operand(op: str, name: str, x: Any) -> tuple[Any, tuple[Axis, ...]]:
         f"{op}: {name} is a plain {describe(x)}; it has no axis names to compare by. Wrap "
         "it with namedax.named(array, axes) to say which axes it has."
     )
-
-
-def _raw(x: Any) -> Any:
-    return x.array if type(x) is NamedArray else x

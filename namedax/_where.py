@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from ._array import NamedArray, _wrap
 from ._axes import Axis
-from ._broadcast import align_operands, same_axes
+from ._broadcast import apply_aligned
 from ._errors import describe
 
 __all__: list[str] = []  # the public names are re-exported by namedax/__init__.py
@@ -95,12 +95,7 @@ def where(
             "where: size, new_axis and fill_value belong to the one-argument form "
             "where(condition, size=Axis(...)); drop them when passing x and y."
         )
-    axes = same_axes(condition, x, y)
-    if axes is not None:
-        return _wrap(jnp.where(_raw(condition), _raw(x), _raw(y)), axes)
-    (c, a, b), axes = align_operands("where", _WHERE_NAMES, (condition, x, y))
-    out = jnp.where(c, a, b)
-    return out if axes is None else _wrap(out, axes)
+    return apply_aligned("where", _WHERE_NAMES, jnp.where, (condition, x, y))
 
 
 def nonzero(
@@ -199,13 +194,4 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None) -> NamedArray | jax.Array
         >>> nx.clip(x, None, hi).shape
         {'a': 3, 'b': 2}
     """
-    axes = same_axes(a, a_min, a_max)
-    if axes is not None:
-        return _wrap(jnp.clip(_raw(a), _raw(a_min), _raw(a_max)), axes)
-    (x, lo, hi), axes = align_operands("clip", _CLIP_NAMES, (a, a_min, a_max))
-    out = jnp.clip(x, lo, hi)
-    return out if axes is None else _wrap(out, axes)
-
-
-def _raw(x: Any) -> Any:
-    return x.array if type(x) is NamedArray else x
+    return apply_aligned("clip", _CLIP_NAMES, jnp.clip, (a, a_min, a_max))
