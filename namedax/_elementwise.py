@@ -59,7 +59,12 @@ def _wrap_outputs(out: Any, axes: tuple) -> Any:
     return _wrap(out, axes)
 
 
-def _unary(name: str, fn: Callable[..., Any], domain: str = "real") -> Callable[..., Any]:
+def elementwise(name: str, fn: Callable[..., Any], reference: str) -> Callable[..., Any]:
+    """The named version of the positional elementwise `fn`, documented as `reference`.
+
+    It keeps the axes of its NamedArray argument and passes plain arrays through.
+    """
+
     def op(x: Any, *args: Any, **kwargs: Any) -> Any:
         if type(x) is NamedArray:
             return _wrap_outputs(fn(x.array, *args, **kwargs), x.axes)
@@ -67,14 +72,19 @@ def _unary(name: str, fn: Callable[..., Any], domain: str = "real") -> Callable[
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = (
-        f"Named version of `{_qualified(fn)}`, applied elementwise; the axes are kept.\n\n"
+        f"Named version of `{reference}`, applied elementwise; the axes are kept.\n\n"
         "Args:\n"
         "    x: A NamedArray (or a plain array, passed straight through).\n"
-        f"    *args: Further positional arguments of `{_qualified(fn)}`.\n"
-        f"    **kwargs: Further keyword arguments of `{_qualified(fn)}`.\n\n"
+        f"    *args: Further positional arguments of `{reference}`.\n"
+        f"    **kwargs: Further keyword arguments of `{reference}`.\n\n"
         "Returns:\n"
         "    A NamedArray with the axes of `x`.\n"
     )
+    return op
+
+
+def _unary(name: str, fn: Callable[..., Any], domain: str = "real") -> Callable[..., Any]:
+    op = elementwise(name, fn, _qualified(fn))
     UNARY[name] = OpEntry(op, fn, domain)
     return op
 

@@ -25,6 +25,7 @@ import jax
 
 from .._array import NamedArray, _wrap
 from .._axes import AxisSelector, replace_axis, resolve_axis
+from .._elementwise import elementwise
 from .._errors import describe, format_axes
 
 __all__: list[str] = []  # re-exported by namedax/nn/__init__.py
@@ -34,21 +35,7 @@ ACTIVATIONS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {}
 
 
 def _activation(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    def activation(x: Any, *args: Any, **kwargs: Any) -> Any:
-        if type(x) is NamedArray:
-            return _wrap(fn(x.array, *args, **kwargs), x.axes)
-        return fn(x, *args, **kwargs)
-
-    activation.__name__ = activation.__qualname__ = name
-    activation.__doc__ = (
-        f"Named version of `jax.nn.{fn.__name__}`, applied elementwise; the axes are kept.\n\n"
-        "Args:\n"
-        "    x: A NamedArray (a plain array is passed straight through).\n"
-        f"    *args: Further positional arguments of `jax.nn.{fn.__name__}`.\n"
-        f"    **kwargs: Further keyword arguments of `jax.nn.{fn.__name__}`.\n\n"
-        "Returns:\n"
-        "    A NamedArray with the axes of `x`.\n"
-    )
+    activation = elementwise(name, fn, f"jax.nn.{fn.__name__}")
     ACTIVATIONS[name] = (activation, fn)
     return activation
 
