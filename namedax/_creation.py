@@ -19,8 +19,8 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import jax.numpy as jnp
 
@@ -82,11 +82,26 @@ def _fill(op: str, axes: tuple[Axis, ...], fill_value: Any, dtype: Any) -> Named
 # --- filled arrays ------------------------------------------------------------------------------
 
 
-def zeros(shape: AxisSpec, dtype: Any = None) -> NamedArray:
-    """An array of zeros with the named shape `shape`.
+class _Filled(Protocol):
+    def __call__(self, shape: AxisSpec, dtype: Any = None) -> NamedArray: ...
+
+
+class _FilledLike(Protocol):
+    def __call__(self, a: NamedArray, dtype: Any = None) -> NamedArray: ...
+
+
+def _filled(name: str, fill: Callable[..., Any], what: str, shown: str) -> _Filled:
+    """`zeros`-like creation: `fill(shape, dtype)` given a named shape."""
+
+    def create(shape: AxisSpec, dtype: Any = None) -> NamedArray:
+        axes = _shape(shape, name)
+        return _wrap(fill(tuple(a.size for a in axes), dtype), axes)
+
+    create.__name__ = create.__qualname__ = name
+    create.__doc__ = f"""An array of {what} with the named shape `shape`.
 
     Args:
-        shape: The axes: an `Axis`, a sequence of them, or a `{name: size}` dict.
+        shape: The axes: an `Axis`, a sequence of them, or a `{{name: size}}` dict.
         dtype: The element type (default: the default float type).
 
     Returns:
@@ -97,33 +112,43 @@ def zeros(shape: AxisSpec, dtype: Any = None) -> NamedArray:
         ValueError: If an axis name repeats.
 
     Examples:
-        >>> nx.zeros({"a": 2}, dtype=jnp.int32).array
-        Array([0, 0], dtype=int32)
+        >>> nx.{name}({{"a": 2}}, dtype=jnp.int32).array
+        Array([{shown}, {shown}], dtype=int32)
     """
-    axes = _shape(shape, "zeros")
-    return _wrap(jnp.zeros(tuple(a.size for a in axes), dtype), axes)
+    return create
 
 
-def ones(shape: AxisSpec, dtype: Any = None) -> NamedArray:
-    """An array of ones with the named shape `shape`.
+def _filled_like(name: str, fill: Callable[..., Any], what: str, shown: str) -> _FilledLike:
+    """`zeros_like`-like creation: `fill(a.array, dtype)` with the axes of `a`."""
+
+    def create(a: NamedArray, dtype: Any = None) -> NamedArray:
+        a = _expect_named(name, a, "a")
+        return _wrap(fill(a.array, dtype), a.axes)
+
+    create.__name__ = create.__qualname__ = name
+    create.__doc__ = f"""An array of {what} with the axes (and by default the dtype) of `a`.
 
     Args:
-        shape: The axes: an `Axis`, a sequence of them, or a `{name: size}` dict.
-        dtype: The element type (default: the default float type).
+        a: The NamedArray whose axes to copy.
+        dtype: The element type (default: `a.dtype`).
 
     Returns:
-        A NamedArray with axes `shape`.
+        A NamedArray with `a`'s axes, in the same order.
 
     Raises:
-        TypeError: If `shape` holds a bare name (no size).
-        ValueError: If an axis name repeats.
+        TypeError: If `a` is not a NamedArray.
 
     Examples:
-        >>> nx.ones(Axis("a", 2)).array
-        Array([1., 1.], dtype=float32)
+        >>> nx.{name}(nx.named(jnp.arange(3), "a"), dtype=jnp.float32).array
+        Array([{shown}., {shown}., {shown}.], dtype=float32)
     """
-    axes = _shape(shape, "ones")
-    return _wrap(jnp.ones(tuple(a.size for a in axes), dtype), axes)
+    return create
+
+
+zeros = _filled("zeros", jnp.zeros, "zeros", "0")
+ones = _filled("ones", jnp.ones, "ones", "1")
+zeros_like = _filled_like("zeros_like", jnp.zeros_like, "zeros", "0")
+ones_like = _filled_like("ones_like", jnp.ones_like, "ones", "1")
 
 
 def full(shape: AxisSpec, fill_value: Any, dtype: Any = None) -> NamedArray:
@@ -154,48 +179,6 @@ def full(shape: AxisSpec, fill_value: Any, dtype: Any = None) -> NamedArray:
                [1., 2.]], dtype=float32)
     """
     return _fill("full", _shape(shape, "full"), fill_value, dtype)
-
-
-def zeros_like(a: NamedArray, dtype: Any = None) -> NamedArray:
-    """An array of zeros with the axes (and by default the dtype) of `a`.
-
-    Args:
-        a: The NamedArray whose axes to copy.
-        dtype: The element type (default: `a.dtype`).
-
-    Returns:
-        A NamedArray with `a`'s axes, in the same order.
-
-    Raises:
-        TypeError: If `a` is not a NamedArray.
-
-    Examples:
-        >>> nx.zeros_like(nx.named(jnp.arange(3), "a")).array
-        Array([0, 0, 0], dtype=int32)
-    """
-    a = _expect_named("zeros_like", a, "a")
-    return _wrap(jnp.zeros_like(a.array, dtype), a.axes)
-
-
-def ones_like(a: NamedArray, dtype: Any = None) -> NamedArray:
-    """An array of ones with the axes (and by default the dtype) of `a`.
-
-    Args:
-        a: The NamedArray whose axes to copy.
-        dtype: The element type (default: `a.dtype`).
-
-    Returns:
-        A NamedArray with `a`'s axes, in the same order.
-
-    Raises:
-        TypeError: If `a` is not a NamedArray.
-
-    Examples:
-        >>> nx.ones_like(nx.named(jnp.arange(3), "a"), dtype=jnp.float32).array
-        Array([1., 1., 1.], dtype=float32)
-    """
-    a = _expect_named("ones_like", a, "a")
-    return _wrap(jnp.ones_like(a.array, dtype), a.axes)
 
 
 def full_like(a: NamedArray, fill_value: Any, dtype: Any = None) -> NamedArray:
