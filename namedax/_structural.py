@@ -7,9 +7,10 @@ matters, and the result keeps the input's axis order (`trace` drops its two axes
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral
-from typing import Any
+from typing import Any, Protocol
 
 import jax.numpy as jnp
 from jax import lax
@@ -22,8 +23,29 @@ from ._errors import describe, format_axes
 __all__: list[str] = []  # the public names are re-exported by namedax/__init__.py
 
 
-def tril(array: NamedArray, axis1: AxisSelector, axis2: AxisSelector, k: int = 0) -> NamedArray:
-    """Named version of `jax.numpy.tril`: zeroes the elements above the `k`-th diagonal.
+class _Triangle(Protocol):
+    def __call__(
+        self, array: NamedArray, axis1: AxisSelector, axis2: AxisSelector, k: int = 0
+    ) -> NamedArray: ...
+
+
+def _triangle(name: str, keep: Callable[[Any, int], Any], side: str, shown: str) -> _Triangle:
+    """`tril`/`triu`: zeroes the elements whose diagonal offset `keep` rejects."""
+
+    def triangle(
+        array: NamedArray, axis1: AxisSelector, axis2: AxisSelector, k: int = 0
+    ) -> NamedArray:
+        _check_named(name, array)
+        i1, i2 = _two_axes(name, array, axis1, axis2)
+        mask_shape = [1] * array.ndim
+        mask_shape[i1], mask_shape[i2] = array.axes[i1].size, array.axes[i2].size
+        column = lax.broadcasted_iota(jnp.int32, mask_shape, i2)
+        offset = column - lax.broadcasted_iota(jnp.int32, mask_shape, i1)
+        zero = jnp.zeros((), array.dtype)
+        return _wrap(jnp.where(keep(offset, k), array.array, zero), array.axes)
+
+    triangle.__name__ = triangle.__qualname__ = name
+    triangle.__doc__ = f"""Named version of `jax.numpy.{name}`: zeroes all {side} diagonal `k`.
 
     `axis1` plays the role of the rows and `axis2` of the columns, wherever they sit;
     every other axis is a batch axis.
@@ -41,50 +63,15 @@ def tril(array: NamedArray, axis1: AxisSelector, axis2: AxisSelector, k: int = 0
         ValueError: If an axis is missing or both name the same axis.
 
     Examples:
-        >>> m = named(jnp.ones((3, 3)), ("row", "col"))
-        >>> nx.tril(m, "row", "col").array
-        Array([[1., 0., 0.],
-               [1., 1., 0.],
-               [1., 1., 1.]], dtype=float32)
-    """
-    return _triangle("tril", array, axis1, axis2, k)
-
-
-def triu(array: NamedArray, axis1: AxisSelector, axis2: AxisSelector, k: int = 0) -> NamedArray:
-    """Named version of `jax.numpy.triu`: zeroes the elements below the `k`-th diagonal.
-
-    Args:
-        array: A NamedArray.
-        axis1: The row axis.
-        axis2: The column axis.
-        k: The diagonal: 0 is the main one, positive values are above it.
-
-    Returns:
-        A NamedArray with the axes of `array`, in the same order.
-
-    Raises:
-        ValueError: If an axis is missing or both name the same axis.
-
-    Examples:
         >>> m = named(jnp.ones((2, 3)), ("row", "col"))
-        >>> nx.triu(m, "row", "col", k=1).array
-        Array([[0., 1., 1.],
-               [0., 0., 1.]], dtype=float32)
+        >>> nx.{name}(m, "row", "col", k=1).array.tolist()
+        {shown}
     """
-    return _triangle("triu", array, axis1, axis2, k)
+    return triangle
 
 
-def _triangle(op: str, array: NamedArray, axis1: Any, axis2: Any, k: int) -> NamedArray:
-    _check_named(op, array)
-    i1, i2 = _two_axes(op, array, axis1, axis2)
-    mask_shape = [1] * array.ndim
-    mask_shape[i1], mask_shape[i2] = array.axes[i1].size, array.axes[i2].size
-    offset = lax.broadcasted_iota(jnp.int32, mask_shape, i2) - lax.broadcasted_iota(
-        jnp.int32, mask_shape, i1
-    )
-    keep = offset <= k if op == "tril" else offset >= k
-    zero = jnp.zeros((), array.dtype)
-    return _wrap(jnp.where(keep, array.array, zero), array.axes)
+tril = _triangle("tril", operator.le, "above", "[[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]]")
+triu = _triangle("triu", operator.ge, "below", "[[0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]")
 
 
 def trace(
