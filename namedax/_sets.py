@@ -9,7 +9,8 @@ with its `size=` argument, with the added benefit that the result axis has a nam
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple, overload
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar, overload
 
 import jax.numpy as jnp
 from jax import lax
@@ -138,84 +139,79 @@ def unique(
     return tuple(_wrap(o, ax) for o, ax in zip(out, result_axes, strict=True))
 
 
-def unique_values(
-    array: NamedArray,
-    size: Axis,
-    *,
-    axis: AxisSelector | None = None,
-    fill_value: Any = None,
-) -> NamedArray:
-    """The sorted unique values of `array` along `size` (see `unique`).
-
-    Examples:
-        >>> x = named(jnp.array([2, 2, 5]), "a")
-        >>> nx.unique_values(x, Axis("value", 2)).array
-        Array([2, 5], dtype=int32)
-    """
-    return unique(array, size, axis=axis, fill_value=fill_value)  # type: ignore[return-value]
+_R = TypeVar("_R", covariant=True)
 
 
-def unique_counts(
-    array: NamedArray,
-    size: Axis,
-    *,
-    axis: AxisSelector | None = None,
-    fill_value: Any = None,
-) -> UniqueCountsResult:
-    """The unique values of `array` and how often each occurs, both along `size`.
-
-    Examples:
-        >>> x = named(jnp.array([2, 2, 5]), "a")
-        >>> nx.unique_counts(x, Axis("value", 2)).counts.array
-        Array([2, 1], dtype=int32)
-    """
-    out = unique(array, size, return_counts=True, axis=axis, fill_value=fill_value)
-    return UniqueCountsResult(*out)  # type: ignore[misc]
+class _UniqueVariant(Protocol[_R]):
+    def __call__(
+        self,
+        array: NamedArray,
+        size: Axis,
+        *,
+        axis: AxisSelector | None = None,
+        fill_value: Any = None,
+    ) -> _R: ...
 
 
-def unique_inverse(
-    array: NamedArray,
-    size: Axis,
-    *,
-    axis: AxisSelector | None = None,
-    fill_value: Any = None,
-) -> UniqueInverseResult:
-    """The unique values of `array` and, per element, the index of its value (see `unique`).
+def _unique_variant(
+    name: str, result: Callable[..., _R], summary: str, field: str, shown: str, **flags: bool
+) -> _UniqueVariant[_R]:
+    """A `jax.numpy.unique_*` function: `unique` with fixed flags, its outputs as `result`."""
+
+    def variant(
+        array: NamedArray, size: Axis, *, axis: AxisSelector | None = None, fill_value: Any = None
+    ) -> _R:
+        out: Any = unique(array, size, axis=axis, fill_value=fill_value, **flags)
+        return result(*out) if flags else result(out)
+
+    variant.__name__ = variant.__qualname__ = name
+    variant.__doc__ = f"""{summary} (see `unique`).
 
     Examples:
         >>> x = named(jnp.array([5, 2, 5]), "a")
-        >>> nx.unique_inverse(x, Axis("value", 2)).inverse_indices.array
-        Array([1, 0, 1], dtype=int32)
+        >>> nx.{name}(x, Axis("value", 2)){field}
+        {shown}
     """
-    out = unique(array, size, return_inverse=True, axis=axis, fill_value=fill_value)
-    return UniqueInverseResult(*out)  # type: ignore[misc]
+    return variant
 
 
-def unique_all(
-    array: NamedArray,
-    size: Axis,
-    *,
-    axis: AxisSelector | None = None,
-    fill_value: Any = None,
-) -> UniqueAllResult:
-    """The unique values with their first indices, the inverse and the counts (see `unique`).
+def _identity(x: NamedArray) -> NamedArray:
+    return x
 
-    Examples:
-        >>> x = named(jnp.array([5, 2, 5]), "a")
-        >>> result = nx.unique_all(x, Axis("value", 2))
-        >>> result.values.array, result.indices.array, result.counts.array
-        (Array([2, 5], dtype=int32), Array([1, 0], dtype=int32), Array([1, 2], dtype=int32))
-    """
-    out = unique(
-        array,
-        size,
-        return_index=True,
-        return_inverse=True,
-        return_counts=True,
-        axis=axis,
-        fill_value=fill_value,
-    )
-    return UniqueAllResult(*out)  # type: ignore[misc]
+
+unique_values = _unique_variant(
+    "unique_values",
+    _identity,
+    "The sorted unique values of `array` along `size`",
+    ".array",
+    "Array([2, 5], dtype=int32)",
+)
+unique_counts = _unique_variant(
+    "unique_counts",
+    UniqueCountsResult,
+    "The unique values of `array` and how often each occurs, both along `size`",
+    ".counts.array",
+    "Array([1, 2], dtype=int32)",
+    return_counts=True,
+)
+unique_inverse = _unique_variant(
+    "unique_inverse",
+    UniqueInverseResult,
+    "The unique values of `array` and, per element, the index of its value",
+    ".inverse_indices.array",
+    "Array([1, 0, 1], dtype=int32)",
+    return_inverse=True,
+)
+unique_all = _unique_variant(
+    "unique_all",
+    UniqueAllResult,
+    "The unique values with their first indices, the inverse and the counts",
+    ".indices.array",
+    "Array([1, 0], dtype=int32)",
+    return_index=True,
+    return_inverse=True,
+    return_counts=True,
+)
 
 
 def searchsorted(
