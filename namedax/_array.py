@@ -358,6 +358,15 @@ def is_named_array(x: Any) -> bool:
     return isinstance(x, NamedArray)
 
 
+def check_named(op: str, x: Any, arg: str | None = None) -> None:
+    """Raises the TypeError for a non-NamedArray `x` given to `op` (as argument `arg`)."""
+    if not isinstance(x, NamedArray):
+        what = "expected a NamedArray" if arg is None else f"{arg} must be a NamedArray"
+        raise TypeError(
+            f"{op}: {what}, got {describe(x)}. Wrap it with namedax.named(array, axes) first."
+        )
+
+
 def named(array: Any, axis: AxisSelection) -> NamedArray:
     """Wraps a positional array as a NamedArray, inferring sizes for bare names.
 

@@ -27,7 +27,7 @@ from typing import Any
 import jax
 import jax.random as jr
 
-from ._array import NamedArray, _wrap
+from ._array import NamedArray, _wrap, check_named
 from ._axes import Axis, AxisSelector, AxisSpec, axis_positions, check_unique_names, sized_axes
 from ._broadcast import align_array, along_axis, is_scalar_like
 from ._errors import describe, format_axes
@@ -268,7 +268,7 @@ def categorical(
         >>> nx.random.categorical(jax.random.key(0), logits, "class").axes
         (Axis(name='batch', size=2),)
     """
-    _check_named("categorical", "logits", logits)
+    check_named("categorical", logits, "logits")
     (position,) = axis_positions(logits.axes, axis, "categorical")
     category = logits.axes[position]
     batch = logits.axes[:position] + logits.axes[position + 1 :]
@@ -324,7 +324,7 @@ def choice(
     if isinstance(a, Axis):
         source, position, a_axes = a.size, 0, (a,)
     else:
-        _check_named("choice", "a", a)
+        check_named("choice", a, "a")
         position = _single_axis("choice", a, axis)
         source, a_axes = a.array, a.axes
     chosen = a_axes[position]
@@ -365,7 +365,7 @@ def permutation(
     """
     if isinstance(x, Axis):
         return _wrap(jr.permutation(key, x.size), (x,))
-    _check_named("permutation", "x", x)
+    check_named("permutation", x, "x")
     position = _single_axis("permutation", x, axis)
     return _wrap(jr.permutation(key, x.array, position, independent), x.axes)
 
@@ -431,7 +431,7 @@ def dirichlet(
         {'doc': 4, 'topic': 3}
     """
     axes = _shape_axes("dirichlet", shape)
-    _check_named("dirichlet", "alpha", alpha)
+    check_named("dirichlet", alpha, "alpha")
     if axis is None:
         names = {a.name for a in axes}
         candidates = [a for a in alpha.axes if a.name not in names]
@@ -461,11 +461,3 @@ def _single_axis(op: str, x: NamedArray, axis: AxisSelector | None) -> int:
             f"{op}: x has axes {format_axes(x.axes)}; pass axis= to say which one to use."
         )
     return 0
-
-
-def _check_named(op: str, name: str, x: Any) -> None:
-    if not isinstance(x, NamedArray):
-        raise TypeError(
-            f"{op}: {name} must be a NamedArray, got {describe(x)}. Wrap it with "
-            "namedax.named(array, axes) first."
-        )

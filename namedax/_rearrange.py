@@ -25,7 +25,7 @@ from typing import Any, TypeAlias
 
 from jax import lax
 
-from ._array import NamedArray, _wrap
+from ._array import NamedArray, _wrap, check_named
 from ._axes import Axis, AxisSelector, resolve_axis
 from ._errors import describe, format_axes
 from ._patterns import Dots, Group, Name, Pattern, Span, Term, parse_pattern, pattern_error
@@ -88,11 +88,7 @@ def rearrange(
         >>> y.rearrange("b h p d -> b p (embed: h d)").shape
         {'batch': 2, 'pos': 3, 'embed': 4}
     """
-    if not isinstance(a, NamedArray):
-        raise TypeError(
-            f"rearrange: expected a NamedArray, got {describe(a)}. Wrap it with "
-            "namedax.named(array, axes) first."
-        )
+    check_named("rearrange", a)
     if isinstance(axes_or_pattern, str):
         key: Any = (axes_or_pattern, a.axes, *bindings.items())
         try:

@@ -15,7 +15,7 @@ from typing import Any, Literal, NamedTuple, Protocol, TypeVar, overload
 import jax.numpy as jnp
 from jax import lax
 
-from ._array import NamedArray, _wrap
+from ._array import NamedArray, _wrap, check_named
 from ._axes import Axis, AxisSelector, axis_positions, check_unique_names, replace_axis
 from ._broadcast import align_array, along_axis, is_scalar_like
 from ._errors import describe, format_axes
@@ -114,7 +114,7 @@ def unique(
         >>> values.array, counts.array
         (Array([1, 3, 0], dtype=int32), Array([2, 2, 0], dtype=int32))
     """
-    _check_named("unique", array)
+    check_named("unique", array, "array")
     size = _sized("unique", size, "size")
     flags = (return_index, return_inverse, return_counts)
     if axis is None:
@@ -245,7 +245,7 @@ def searchsorted(
         >>> nx.searchsorted(edges, named(jnp.array([0.5, 1.5, 9.0]), "x")).array
         Array([1, 2, 3], dtype=int32)
     """
-    _check_named("searchsorted", a, "a")
+    check_named("searchsorted", a, "a")
     if a.ndim != 1:
         raise ValueError(
             f"searchsorted: a must have exactly one axis (the sorted one), got "
@@ -293,7 +293,7 @@ def bincount(x: NamedArray, length: Axis, weights: Any = None, minlength: int = 
         >>> nx.bincount(x, Axis("bin", 4)).array
         Array([1, 2, 0, 1], dtype=int32)
     """
-    _check_named("bincount", x, "x")
+    check_named("bincount", x, "x")
     length = _sized("bincount", length, "length")
     if weights is not None:
         weights = _weights(x, weights).ravel()
@@ -348,7 +348,7 @@ def top_k(
         Array([[1, 2],
                [0, 2]], dtype=int32)
     """
-    _check_named("top_k", array)
+    check_named("top_k", array, "array")
     (position,) = axis_positions(array.axes, axis, "top_k")
     old = array.axes[position]
     if not 0 <= k <= old.size:
@@ -390,11 +390,3 @@ def _sized(op: str, axis: Any, name: str) -> Axis:
             f"the data cannot tell it; got {describe(axis)}."
         )
     return axis
-
-
-def _check_named(op: str, x: Any, name: str = "array") -> None:
-    if not isinstance(x, NamedArray):
-        raise TypeError(
-            f"{op}: {name} must be a NamedArray, got {describe(x)}. Wrap it with "
-            "namedax.named(array, axes) first."
-        )

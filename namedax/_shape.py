@@ -14,7 +14,7 @@ from typing import Any
 import jax.numpy as jnp
 from jax import lax
 
-from ._array import NamedArray, _wrap
+from ._array import NamedArray, _wrap, check_named
 from ._axes import (
     Axis,
     AxisSelection,
@@ -32,14 +32,6 @@ __all__ = ["flatten", "flatten_axes", "ravel", "rename", "split", "unbind", "unf
 _RENAME_CACHE: dict[Any, tuple[Axis, ...]] = {}
 _FLATTEN_CACHE: dict[Any, tuple[tuple[int, ...] | None, tuple[int, ...], tuple[Axis, ...]]] = {}
 _UNFLATTEN_CACHE: dict[Any, tuple[Axis, ...]] = {}
-
-
-def _check_named(a: Any, op: str) -> None:
-    if not isinstance(a, NamedArray):
-        raise TypeError(
-            f"{op}: expected a NamedArray, got {describe(a)}. Wrap it with "
-            "namedax.named(array, axes) first."
-        )
 
 
 def _new_axis(new: AxisSelector, size: int, op: str, what: str) -> Axis:
@@ -79,7 +71,7 @@ def rename(a: NamedArray, renames: Mapping[AxisSelector, AxisSelector]) -> Named
         >>> x.rename({"batch": "embed", "embed": "batch"}).shape
         {'embed': 2, 'batch': 3}
     """
-    _check_named(a, "rename")
+    check_named("rename", a)
     try:
         key = (a.axes, tuple(renames.items()))
         axes = _RENAME_CACHE.get(key)
@@ -139,7 +131,7 @@ def flatten_axes(a: NamedArray, old_axes: AxisSelection, new_axis: AxisSelector)
         >>> y.array[:, 0]
         Array([ 0, 12,  1, 13,  2, 14,  3, 15], dtype=int32)
     """
-    _check_named(a, "flatten_axes")
+    check_named("flatten_axes", a)
     key = (a.axes, _hashable_spec(old_axes), new_axis)
     plan = _FLATTEN_CACHE.get(key)
     if plan is None:
@@ -212,7 +204,7 @@ def unflatten_axis(a: NamedArray, axis: AxisSelector, new_axes: AxisSpec) -> Nam
         Array([[0, 1, 2],
                [3, 4, 5]], dtype=int32)
     """
-    _check_named(a, "unflatten_axis")
+    check_named("unflatten_axis", a)
     key = (a.axes, axis, _hashable_spec(new_axes))
     axes = _UNFLATTEN_CACHE.get(key)
     if axes is None:
@@ -264,7 +256,7 @@ def ravel(a: NamedArray, new_axis: AxisSelector) -> NamedArray:
         >>> nx.ravel(x, "flat").axes
         (Axis(name='flat', size=6),)
     """
-    _check_named(a, "ravel")
+    check_named("ravel", a)
     axis = _new_axis(new_axis, a.size, "ravel", f"the array {format_axes(a.axes)}")
     return _wrap(lax.reshape(a.array, (axis.size,)), (axis,))
 
@@ -296,7 +288,7 @@ def split(a: NamedArray, axis: AxisSelector, new_axes: Sequence[Axis]) -> list[N
         >>> head.axes, tail.array
         ((Axis(name='head', size=2),), Array([2, 3, 4], dtype=int32))
     """
-    _check_named(a, "split")
+    check_named("split", a)
     old = resolve_axis(a.axes, axis, "split")
     if isinstance(new_axes, Axis) or not isinstance(new_axes, Sequence):
         raise TypeError(
@@ -340,7 +332,7 @@ def unbind(a: NamedArray, axis: AxisSelector) -> list[NamedArray]:
         >>> [row.array.tolist() for row in nx.unbind(x, "a")]
         [[0, 1, 2], [3, 4, 5]]
     """
-    _check_named(a, "unbind")
+    check_named("unbind", a)
     old = resolve_axis(a.axes, axis, "unbind")
     i = a.axes.index(old)
     axes = a.axes[:i] + a.axes[i + 1 :]

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import jax.numpy as jnp
 from jax import lax
 
-from ._array import NamedArray, _wrap
+from ._array import NamedArray, _wrap, check_named
 from ._axes import Axis, AxisSelection, AxisSelector, axis_positions
 from ._broadcast import is_scalar_like
 from ._errors import describe, format_axes
@@ -35,7 +35,7 @@ def _triangle(name: str, keep: Callable[[Any, int], Any], side: str, shown: str)
     def triangle(
         array: NamedArray, axis1: AxisSelector, axis2: AxisSelector, k: int = 0
     ) -> NamedArray:
-        _check_named(name, array)
+        check_named(name, array)
         i1, i2 = _two_axes(name, array, axis1, axis2)
         mask_shape = [1] * array.ndim
         mask_shape[i1], mask_shape[i2] = array.axes[i1].size, array.axes[i2].size
@@ -101,7 +101,7 @@ def trace(
         >>> m.trace("row", "col").array
         Array([ 3., 11.], dtype=float32)
     """
-    _check_named("trace", array)
+    check_named("trace", array)
     i1, i2 = _two_axes("trace", array, axis1, axis2)
     out = jnp.trace(array.array, offset=offset, axis1=i1, axis2=i2, dtype=dtype)
     return _wrap(out, tuple(a for i, a in enumerate(array.axes) if i not in (i1, i2)))
@@ -157,7 +157,7 @@ def pad(
         >>> y.array[0]
         Array([9., 1., 1., 1., 9., 9.], dtype=float32)
     """
-    _check_named("pad", array)
+    check_named("pad", array)
     widths = _pad_widths(array, pad_width)
     for name, value in kwargs.items():
         if isinstance(value, NamedArray) or not (is_scalar_like(value) or _is_pair(value)):
@@ -224,7 +224,7 @@ def roll(array: NamedArray, shift: Any, axis: AxisSelection) -> NamedArray:
         >>> nx.roll(x, 1, "a").array
         Array([3, 0, 1, 2], dtype=int32)
     """
-    _check_named("roll", array)
+    check_named("roll", array)
     positions = axis_positions(array.axes, axis, "roll")
     if isinstance(shift, NamedArray):
         if shift.axes:
@@ -238,11 +238,3 @@ def roll(array: NamedArray, shift: Any, axis: AxisSelection) -> NamedArray:
             f"{format_axes(array.axes[i] for i in positions)}. Give one shift per axis."
         )
     return _wrap(jnp.roll(array.array, shift, positions), array.axes)
-
-
-def _check_named(op: str, array: Any) -> None:
-    if not isinstance(array, NamedArray):
-        raise TypeError(
-            f"{op}: expected a NamedArray, got {describe(array)}. Wrap it with "
-            "namedax.named(array, axes) first."
-        )
