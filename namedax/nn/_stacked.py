@@ -397,30 +397,32 @@ class Stacked(eqx.Module, Generic[M]):
 
         `fn` may be a function of the block or the name of a block method.
         """
-        call = _call_method(fn)
-        per, shared, is_scanned = self._partition()
-
-        def step(carry: Any, layer: Any, *args: Any, **kwargs: Any) -> Any:
-            out = call(eqx.combine(layer, shared, is_leaf=is_named_array), carry, *args, **kwargs)
-            _check_fold_result("Stacked.fold", carry, out)
-            return out
-
-        run = _fold(step, self.Layers, **self._scan_options(unroll, is_scanned))
-        return lambda init, *args, **kwargs: run(init, per, *args, **kwargs)
+        return self._loop_via(fn, unroll, _fold, _check_fold_result, "Stacked.fold")
 
     def scan_via(
         self, fn: Callable[..., Any] | str, *, unroll: int | bool | None = None
     ) -> Callable[..., Any]:
         """Returns `(init, *args, **kwargs) -> (carry, outputs)` scanning `fn(block, carry, *a)`."""
+        return self._loop_via(fn, unroll, _scan, _check_scan_result, "Stacked.scan")
+
+    def _loop_via(
+        self,
+        fn: Callable[..., Any] | str,
+        unroll: int | bool | None,
+        loop: Callable[..., Any],
+        check: Callable[[str, Any, Any], None],
+        op: str,
+    ) -> Callable[..., Any]:
+        """`fold_via`/`scan_via`: `loop` (`_fold` or `_scan`) over the layers, `check` per step."""
         call = _call_method(fn)
         per, shared, is_scanned = self._partition()
 
         def step(carry: Any, layer: Any, *args: Any, **kwargs: Any) -> Any:
             out = call(eqx.combine(layer, shared, is_leaf=is_named_array), carry, *args, **kwargs)
-            _check_scan_result("Stacked.scan", carry, out)
+            check(op, carry, out)
             return out
 
-        run = _scan(step, self.Layers, **self._scan_options(unroll, is_scanned))
+        run = loop(step, self.Layers, **self._scan_options(unroll, is_scanned))
         return lambda init, *args, **kwargs: run(init, per, *args, **kwargs)
 
     def vmap_via(self, fn: Callable[..., Any] | str) -> Callable[..., Any]:
