@@ -241,14 +241,27 @@ def arange(axis: AxisSpec, *, start: Any = 0, step: Any = 1, dtype: Any = None) 
     return _wrap(values, (ax,))
 
 
-def linspace(
-    axis: AxisSpec, *, start: Any, stop: Any, endpoint: bool = True, dtype: Any = None
-) -> NamedArray:
-    """Evenly spaced values from `start` to `stop`, one per position of `axis`.
+class _Spaced(Protocol):
+    def __call__(
+        self, axis: AxisSpec, *, start: Any, stop: Any, endpoint: bool = True, dtype: Any = None
+    ) -> NamedArray: ...
+
+
+def _spaced(name: str, space: Callable[..., Any], summary: str, start: str, shown: str) -> _Spaced:
+    """`linspace`-like ranges: `space(start, stop, size, endpoint=, dtype=)` along one axis."""
+
+    def create(
+        axis: AxisSpec, *, start: Any, stop: Any, endpoint: bool = True, dtype: Any = None
+    ) -> NamedArray:
+        ax = _one_sized_axis(axis, name)
+        return _wrap(space(start, stop, ax.size, endpoint=endpoint, dtype=dtype), (ax,))
+
+    create.__name__ = create.__qualname__ = name
+    create.__doc__ = f"""{summary}, one value per position of `axis`.
 
     Args:
-        axis: The axis: an `Axis` or a one-entry `{name: size}` dict.
-        start: The first value.
+        axis: The axis: an `Axis` or a one-entry `{{name: size}}` dict.
+        start: {start}
         stop: The last value (or the bound just past it if `endpoint` is false).
         endpoint: Whether `stop` is included.
         dtype: The element type.
@@ -260,11 +273,26 @@ def linspace(
         TypeError: If `axis` is a bare name (no size).
 
     Examples:
-        >>> nx.linspace(Axis("a", 3), start=0.0, stop=1.0).array
-        Array([0. , 0.5, 1. ], dtype=float32)
+        >>> nx.{name}(Axis("a", 3), start=1.0, stop=9.0).array.round()
+        Array([{shown}], dtype=float32)
     """
-    ax = _one_sized_axis(axis, "linspace")
-    return _wrap(jnp.linspace(start, stop, ax.size, endpoint=endpoint, dtype=dtype), (ax,))
+    return create
+
+
+linspace = _spaced(
+    "linspace",
+    jnp.linspace,
+    "Evenly spaced values from `start` to `stop`",
+    "The first value.",
+    "1., 5., 9.",
+)
+geomspace = _spaced(
+    "geomspace",
+    jnp.geomspace,
+    "A geometric progression from `start` to `stop`",
+    "The first value (non-zero).",
+    "1., 3., 9.",
+)
 
 
 def logspace(
@@ -299,32 +327,6 @@ def logspace(
     ax = _one_sized_axis(axis, "logspace")
     values = jnp.logspace(start, stop, ax.size, endpoint=endpoint, base=base, dtype=dtype)
     return _wrap(values, (ax,))
-
-
-def geomspace(
-    axis: AxisSpec, *, start: Any, stop: Any, endpoint: bool = True, dtype: Any = None
-) -> NamedArray:
-    """A geometric progression from `start` to `stop`, one value per position of `axis`.
-
-    Args:
-        axis: The axis: an `Axis` or a one-entry `{name: size}` dict.
-        start: The first value (non-zero).
-        stop: The last value (or the bound just past it if `endpoint` is false).
-        endpoint: Whether `stop` is included.
-        dtype: The element type.
-
-    Returns:
-        A NamedArray with the single axis `axis`.
-
-    Raises:
-        TypeError: If `axis` is a bare name (no size).
-
-    Examples:
-        >>> nx.geomspace(Axis("a", 3), start=1.0, stop=100.0).array.round()
-        Array([  1.,  10., 100.], dtype=float32)
-    """
-    ax = _one_sized_axis(axis, "geomspace")
-    return _wrap(jnp.geomspace(start, stop, ax.size, endpoint=endpoint, dtype=dtype), (ax,))
 
 
 # --- joining ------------------------------------------------------------------------------------
