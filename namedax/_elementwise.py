@@ -28,7 +28,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from ._array import NamedArray, _wrap
-from ._broadcast import align_operands
+from ._broadcast import align_operands, same_axes
 
 __all__: list[str] = []  # the public names are re-exported by namedax/__init__.py
 
@@ -91,8 +91,11 @@ def _unary(name: str, fn: Callable[..., Any], domain: str = "real") -> Callable[
 
 def _binary(name: str, fn: Callable[..., Any], domain: str = "real") -> Callable[..., Any]:
     def op(x1: Any, x2: Any, /) -> Any:
-        if type(x1) is NamedArray and type(x2) is NamedArray and x1.axes == x2.axes:
-            return _wrap_outputs(fn(x1.array, x2.array), x1.axes)
+        axes = same_axes(x1, x2)  # the fast path: nothing to align
+        if axes is not None:
+            a1 = x1.array if type(x1) is NamedArray else x1
+            a2 = x2.array if type(x2) is NamedArray else x2
+            return _wrap_outputs(fn(a1, a2), axes)
         (a1, a2), axes = align_operands(name, ("x1", "x2"), (x1, x2))
         out = fn(a1, a2)
         return out if axes is None else _wrap_outputs(out, axes)
