@@ -27,8 +27,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 lint: $(STAMP)
-	$(BIN)/ruff check namedax tests benchmarks
-	$(BIN)/ruff format --check namedax tests benchmarks
+	$(BIN)/ruff check namedax tests benchmarks examples docs
+	$(BIN)/ruff format --check namedax tests benchmarks examples
 	$(BIN)/pyright
 
 clean:

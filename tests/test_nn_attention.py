@@ -112,8 +112,10 @@ def test_masks():
     np.testing.assert_array_equal(prefix.array, CAUSAL | (jnp.arange(4) < 2)[None, :])
     a = nx.named(jnp.array([True, False, True, True]), KPos)
     both = nn.combine_masks_and(nn.causal_mask(QPos, KPos), a)
+    assert both is not None
     np.testing.assert_array_equal(both.array, CAUSAL & a.array[None, :])
     either = nn.combine_masks_or(nn.causal_mask(QPos, KPos), a)
+    assert either is not None
     np.testing.assert_array_equal(either.array, CAUSAL | a.array[None, :])
     assert nn.combine_masks_or(None, a) is a
     np.testing.assert_array_equal(nn.mask_to_bias(a).array, [0.0, -1e9, 0.0, 0.0])

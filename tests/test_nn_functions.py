@@ -83,7 +83,7 @@ def test_softmax_errors_name_the_axes():
     with pytest.raises(ValueError, match=r"softmax: no axis 'z' in \{a:2, b:3, c:4\}"):
         nn.softmax(BASE, "z")
     with pytest.raises(TypeError, match="expected a NamedArray"):
-        nn.softmax(X, "c")
+        nn.softmax(X, "c")  # type: ignore[arg-type]
 
 
 def test_one_hot():

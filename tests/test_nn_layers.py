@@ -22,7 +22,7 @@ X = jax.random.normal(jax.random.key(1), (2, 3))
 
 def test_linear_matches_x_at_w_plus_b_in_every_order_with_grads():
     layer = nn.Linear.init(Embed, Hidden, key=KEY)
-    assert layer.weight.axes == (Hidden, Embed)
+    assert layer.weight.axes == (Hidden, Embed) and layer.bias is not None
     W, b = layer.weight.array.T, layer.bias.array[None]
     for order in axis_orders((Batch, Embed)):
         out = layer(in_order(nx.named(X, (Batch, Embed)), order))
@@ -49,7 +49,7 @@ def test_linear_same_in_and_out_axis():
 
 def test_linear_multi_axis_and_in_first_layout():
     layer = nn.Linear.init((Heads, Embed), Hidden, key=KEY, out_first=False)
-    assert layer.weight.axes == (Heads, Embed, Hidden)
+    assert layer.weight.axes == (Heads, Embed, Hidden) and layer.bias is not None
     x = jax.random.normal(jax.random.key(2), (2, 2, 3))
     out = layer(nx.named(x, (Batch, Heads, Embed)))
     want = jnp.einsum("bhe,heo->bo", x, layer.weight.array) + layer.bias.array[None]
@@ -67,7 +67,7 @@ def test_linear_errors_name_the_axes():
     with pytest.raises(ValueError, match="already has the output axis 'hidden'"):
         layer(nx.named(jnp.ones((3, 4)), (Embed, Hidden)))
     with pytest.raises(TypeError, match="must be a NamedArray"):
-        layer(X)
+        layer(X)  # type: ignore[arg-type]
 
 
 def test_embedding_embed_and_unembed():
@@ -103,6 +103,7 @@ def test_mlp_matches_manual_composition():
     assert mlp.layers[1].weight.axes == (nx.Axis("mlp", 5), nx.Axis("mlp_in", 5))
     h = X
     for i, layer in enumerate(mlp.layers):
+        assert layer.bias is not None
         h = h @ layer.weight.array.T + layer.bias.array[None]
         if i < 2:
             h = jax.nn.gelu(h)

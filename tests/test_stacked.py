@@ -176,9 +176,7 @@ def test_fold_compiles_to_one_scan_with_one_blocks_dots():
         n = 0
         for eqn in jaxpr.eqns:
             n += eqn.primitive.name == name
-            for sub in (
-                jax.core.subjaxprs(eqn) if hasattr(jax.core, "subjaxprs") else _subjaxprs(eqn)
-            ):
+            for sub in _subjaxprs(eqn):
                 n += count(sub, name)
         return n
 
@@ -275,11 +273,11 @@ def test_init_errors():
     with pytest.raises(ValueError, match="selected no parameter"):
         nn.Stacked.init(Layers, Block, shared=lambda b: ())(Embed, Hidden, key=KEY)
     with pytest.raises(TypeError, match="shared must be"):
-        nn.Stacked.init(Layers, Block, shared=3)(Embed, Hidden, key=KEY)
+        nn.Stacked.init(Layers, Block, shared=3)(Embed, Hidden, key=KEY)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="not a known policy"):
         nn.Stacked.init(Layers, Block, gradient_checkpointing="sometimes")
     with pytest.raises(ValueError, match="3 blocks were given"):
-        nn.BlockSeq([Block.init(Embed, Hidden, key=KEY)] * 3, Layers)
+        nn.BlockSeq([Block.init(Embed, Hidden, key=KEY)] * 3, Layers)  # type: ignore[arg-type]
 
 
 def test_explain_lists_per_layer_and_shared_leaves():

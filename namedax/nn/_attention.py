@@ -26,7 +26,7 @@ import jax.numpy as jnp
 
 from .._array import NamedArray, _wrap
 from .._axes import Axis, AxisSelection, AxisSelector, axis_spec_to_tuple
-from .._broadcast import align_operands
+from .._broadcast import apply_aligned
 from .._creation import arange
 from .._dot import dot
 from .._errors import describe, format_axes
@@ -124,12 +124,9 @@ def dot_product_attention_weights(
     order = _score_order(query, key, key_names)
     scores = dot(query, key, axis=key_names, precision=precision, out_axes=order)
     if bias is not None:
-        (s, b), axes = align_operands(op, ("scores", "bias"), (scores, bias))
-        scores = _wrap(s + b, axes)
+        scores = apply_aligned(op, ("scores", "bias"), jnp.add, (scores, bias))
     if mask is not None:
-        (s, m), axes = align_operands(op, ("scores", "mask"), (scores, mask))
-        s = jnp.where(m, s, jnp.finfo(s.dtype).min)
-        scores = _wrap(s, axes)
+        scores = apply_aligned(op, ("scores", "mask"), _masked_fill, (scores, mask))
     positions = tuple(scores.axis_names.index(n) for n in kpos)
     weights = jax.nn.softmax(scores.array, axis=positions)
     return _wrap(weights.astype(orig_dtype), scores.axes)
@@ -288,3 +285,8 @@ def mask_to_bias(mask: NamedArray, mask_value: float = -1e9) -> NamedArray:
     if not isinstance(mask, NamedArray):
         raise TypeError(f"mask_to_bias: mask must be a NamedArray, got {describe(mask)}.")
     return _wrap(jnp.where(mask.array, 0.0, mask_value).astype(jnp.float32), mask.axes)
+
+
+def _masked_fill(scores: jax.Array, mask: jax.Array) -> jax.Array:
+    """Scores where `mask` holds, the dtype's lowest value elsewhere (before the softmax)."""
+    return jnp.where(mask, scores, jnp.finfo(scores.dtype).min)

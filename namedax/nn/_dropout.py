@@ -104,7 +104,9 @@ class Dropout(eqx.Module):
             raise ValueError(f"Dropout: pdrop must lie in [0, 1], got {pdrop}.")
         self.pdrop = pdrop
         self.broadcast_axes = (
-            None if broadcast_axes is None else axis_name(axis_spec_to_tuple(broadcast_axes))
+            None
+            if broadcast_axes is None
+            else tuple(axis_name(a) for a in axis_spec_to_tuple(broadcast_axes))  # type: ignore[misc]
         )
         self.inference = inference
 

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from .._array import NamedArray, _wrap
 from .._axes import Axis, AxisSelection, AxisSelector
-from .._broadcast import align_operands
+from .._broadcast import apply_aligned
 from .._dot import dot
 from .._errors import describe, format_axes
 from .._indexing import take
@@ -169,11 +169,9 @@ def binary_cross_entropy_loss(
         Array([0.6931472, 0.       ], dtype=float32)
     """
     op = "binary_cross_entropy_loss"
-    (x, z), axes = align_operands(op, ("logits", "targets"), (logits, targets))
-    if axes is None:
+    if not isinstance(logits, NamedArray):
         raise TypeError(f"{op}: logits must be a NamedArray, got {describe(logits)}.")
-    x = jnp.asarray(x)
-    loss = _wrap(jax.nn.softplus(x) - x * jnp.asarray(z, x.dtype), axes)
+    loss = apply_aligned(op, ("logits", "targets"), _binary_cross_entropy, (logits, targets))
     return _reduce(op, loss, reduction, where, reduction_axis)
 
 
@@ -187,8 +185,7 @@ def _reduce(
     if reduction is None:
         if where is None:
             return loss
-        (m, v), axes = align_operands(op, ("where", "loss"), (where, loss))
-        return _wrap(jnp.where(m, v, jnp.zeros((), v.dtype)), axes)
+        return apply_aligned(op, ("where", "loss"), _zero_where_false, (where, loss))
     if not callable(reduction):
         raise TypeError(
             f"{op}: reduction must be a reduction such as namedax.mean, or None, got "
@@ -197,3 +194,11 @@ def _reduce(
     if where is None:
         return reduction(loss, axis=reduction_axis)
     return reduction(loss, axis=reduction_axis, where=where)
+
+
+def _binary_cross_entropy(logits: jax.Array, targets: Any) -> jax.Array:
+    return jax.nn.softplus(logits) - logits * jnp.asarray(targets, logits.dtype)
+
+
+def _zero_where_false(mask: jax.Array, values: jax.Array) -> jax.Array:
+    return jnp.where(mask, values, jnp.zeros((), values.dtype))
