@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from ._errors import format_axes
+from ._errors import describe, format_axes
 
 __all__ = [
     "Axis",
@@ -440,3 +440,32 @@ def arrange_axes(axes: Sequence[Axis], order: Sequence[object], op: str) -> tupl
         return tuple(picked)
     i = dots[0]
     return (*picked[:i], *rest, *picked[i:])
+
+
+def sized_new_axis(op: str, new: AxisSelector, size: int, what: str) -> Axis:
+    """The new axis called `new`, of size `size`: a bare name gets the size, an Axis must have it.
+
+    Args:
+        op: The operation's name, for error messages.
+        new: The new axis, by name or as an `Axis`.
+        size: The size the new axis must have.
+        what: What the size is, for error messages (e.g. "the number of arrays").
+
+    Raises:
+        ValueError: If `new` is an `Axis` of another size.
+        TypeError: If `new` is neither an `Axis` nor a name.
+
+    Examples:
+        >>> sized_new_axis("stack", "layer", 3, "the number of arrays")
+        Axis(name='layer', size=3)
+    """
+    if isinstance(new, Axis):
+        if new.size != size:
+            raise ValueError(
+                f"{op}: the new axis {new} does not match {what}, which is {size}. Pass the "
+                f"name {new.name!r} alone to take that size, or Axis({new.name!r}, {size})."
+            )
+        return new
+    if not isinstance(new, str):
+        raise TypeError(f"{op}: the new axis must be an Axis or a name, got {describe(new)}.")
+    return Axis(new, size)

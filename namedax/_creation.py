@@ -32,6 +32,7 @@ from ._axes import (
     check_unique_names,
     resolve_axis,
     sized_axes,
+    sized_new_axis,
 )
 from ._broadcast import align_array, broadcast_to, is_scalar_like
 from ._errors import describe, format_axes
@@ -374,7 +375,7 @@ def stack(axis: AxisSelector, arrays: Sequence[NamedArray]) -> NamedArray:
         (Axis(name='pair', size=2), Axis(name='x', size=2), Axis(name='y', size=3))
     """
     xs = _named_inputs("stack", arrays)
-    new = _new_axis("stack", axis, len(xs), "the number of arrays")
+    new = sized_new_axis("stack", axis, len(xs), "the number of arrays")
     first = xs[0]
     if new.name in first.axis_names:
         raise ValueError(
@@ -432,21 +433,8 @@ def concatenate(axis: AxisSelector, arrays: Sequence[NamedArray]) -> NamedArray:
         target = (*first.axes[:index], joined, *first.axes[index + 1 :])
         parts.append(align_array(x.array, x.axes, target))
         total += joined.size
-    new = _new_axis("concatenate", axis, total, "the sum of the inputs' sizes")
+    new = sized_new_axis("concatenate", axis, total, "the sum of the inputs' sizes")
     return _wrap(jnp.concatenate(parts, axis=index), (*others[:index], new, *others[index:]))
-
-
-def _new_axis(op: str, axis: AxisSelector, size: int, what: str) -> Axis:
-    if isinstance(axis, Axis):
-        if axis.size != size:
-            raise ValueError(
-                f"{op}: axis {axis} has size {axis.size} but {what} is {size}. Pass the "
-                f"name {axis.name!r} alone, or Axis({axis.name!r}, {size})."
-            )
-        return axis
-    if not isinstance(axis, str):
-        raise TypeError(f"{op}: axis must be an Axis or a name, got {describe(axis)}.")
-    return Axis(axis, size)
 
 
 def _position(op: str, x: NamedArray, name: str, i: int) -> int:

@@ -16,7 +16,14 @@ import jax.numpy as jnp
 from jax import lax
 
 from ._array import NamedArray, _wrap, check_named
-from ._axes import Axis, AxisSelector, axis_positions, check_unique_names, replace_axis
+from ._axes import (
+    Axis,
+    AxisSelector,
+    axis_positions,
+    check_unique_names,
+    replace_axis,
+    sized_new_axis,
+)
 from ._broadcast import align_array, along_axis, is_scalar_like
 from ._errors import describe, format_axes
 
@@ -369,18 +376,7 @@ def top_k(
 
 
 def _top_k_axis(old: Axis, k: int, new_axis: AxisSelector | None) -> Axis:
-    if new_axis is None:
-        return Axis(old.name, k)
-    if isinstance(new_axis, str):
-        return Axis(new_axis, k)
-    if isinstance(new_axis, Axis):
-        if new_axis.size != k:
-            raise ValueError(
-                f"top_k: new_axis {new_axis} must have size k={k}. Pass its name instead "
-                f"(new_axis={new_axis.name!r}) to size it automatically."
-            )
-        return new_axis
-    raise TypeError(f"top_k: new_axis must be a name or an Axis, got {describe(new_axis)}.")
+    return sized_new_axis("top_k", old.name if new_axis is None else new_axis, k, "k")
 
 
 def _sized(op: str, axis: Any, name: str) -> Axis:

@@ -24,6 +24,7 @@ from ._axes import (
     check_unique_names,
     resolve_axis,
     sized_axes,
+    sized_new_axis,
 )
 from ._errors import describe, format_axes
 
@@ -32,20 +33,6 @@ __all__ = ["flatten", "flatten_axes", "ravel", "rename", "split", "unbind", "unf
 _RENAME_CACHE: dict[Any, tuple[Axis, ...]] = {}
 _FLATTEN_CACHE: dict[Any, tuple[tuple[int, ...] | None, tuple[int, ...], tuple[Axis, ...]]] = {}
 _UNFLATTEN_CACHE: dict[Any, tuple[Axis, ...]] = {}
-
-
-def _new_axis(new: AxisSelector, size: int, op: str, what: str) -> Axis:
-    """The axis called `new`: a bare name gets `size`; an Axis must already have it."""
-    if isinstance(new, Axis):
-        if new.size != size:
-            raise ValueError(
-                f"{op}: the new axis {new} does not match the size of {what}, which is {size}. "
-                f"Pass the name {new.name!r} alone to take the size from the array."
-            )
-        return new
-    if not isinstance(new, str):
-        raise TypeError(f"{op}: the new axis must be an Axis or a name, got {describe(new)}.")
-    return Axis(new, size)
 
 
 def rename(a: NamedArray, renames: Mapping[AxisSelector, AxisSelector]) -> NamedArray:
@@ -90,7 +77,9 @@ def _renamed_axes(axes: tuple[Axis, ...], renames: Mapping[Any, Any]) -> tuple[A
         axis = resolve_axis(axes, old, "rename")
         if axis.name in new_by_name:
             raise ValueError(f"rename: axis {axis.name!r} is renamed twice in {dict(renames)!r}.")
-        new_by_name[axis.name] = _new_axis(new, axis.size, "rename", f"axis {axis}")
+        new_by_name[axis.name] = sized_new_axis(
+            "rename", new, axis.size, f"the size of axis {axis}"
+        )
     result = tuple(new_by_name.get(ax.name, ax) for ax in axes)
     names = [ax.name for ax in result]
     if len(set(names)) != len(names):
@@ -153,7 +142,9 @@ def _flatten_plan(
     size = 1
     for ax in old:
         size *= ax.size
-    merged = _new_axis(new_axis, size, "flatten_axes", f"the merged axes {format_axes(old)}")
+    merged = sized_new_axis(
+        "flatten_axes", new_axis, size, f"the size of the merged axes {format_axes(old)}"
+    )
     order: list[Axis] = []
     out: list[Axis] = []
     for ax in axes:
@@ -257,7 +248,7 @@ def ravel(a: NamedArray, new_axis: AxisSelector) -> NamedArray:
         (Axis(name='flat', size=6),)
     """
     check_named("ravel", a)
-    axis = _new_axis(new_axis, a.size, "ravel", f"the array {format_axes(a.axes)}")
+    axis = sized_new_axis("ravel", new_axis, a.size, f"the size of the array {format_axes(a.axes)}")
     return _wrap(lax.reshape(a.array, (axis.size,)), (axis,))
 
 
