@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test docs bench lint clean
+.PHONY: demo test docs bench bench-peers lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,4 +32,10 @@ lint: $(STAMP)
 	$(BIN)/pyright
 
 clean:
-	rm -rf $(VENV) site
+	rm -rf $(VENV) .venv-peers site
+
+# The same benchmarks with the peer libraries (Haliax, Penzai) installed beside namedax.
+bench-peers: pyproject.toml
+	test -x .venv-peers/bin/python || $(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/pip install --quiet -e ".[dev]" haliax penzai
+	.venv-peers/bin/python -m benchmarks

@@ -14,8 +14,8 @@ from ._timing import eager_call_time, print_table, trace_time
 Batch, Embed, Hidden = nx.Axis("batch", 32), nx.Axis("embed", 64), nx.Axis("hidden", 64)
 
 
-def eager_ops() -> list[tuple]:
-    """Rows (op, raw µs, namedax µs, ratio[, haliax ratio]) for small 32x64 float32 arrays."""
+def eager_ops() -> tuple[tuple[str, ...], list[tuple]]:
+    """The header and rows (op, raw µs, namedax µs, ratio, peer ratios...) on 32x64 float32."""
     key1, key2, key3 = jax.random.split(jax.random.key(0), 3)
     a = jax.random.normal(key1, (32, 64))
     b = jax.random.normal(key2, (32, 64))
@@ -31,25 +31,23 @@ def eager_ops() -> list[tuple]:
         "index x[batch=3]": (lambda: a[3], lambda: x["batch", 3]),
         "transpose": (lambda: a.T, lambda: x.rearrange(("embed", "batch"))),
     }
-    haliax = _haliax_cases(a, b, w)
+    peers = _available_peers(a, b, w)
     rows = []
     for name, (raw, named) in cases.items():
         t_raw, t_named = eager_call_time(raw), eager_call_time(named)
         row = [name, t_raw * 1e6, t_named * 1e6, t_named / t_raw]
-        if haliax:
-            row.append(eager_call_time(haliax[name]) / t_raw if name in haliax else "-")
+        for peer in peers.values():
+            row.append(eager_call_time(peer[name]) / t_raw if name in peer else "-")
         rows.append(tuple(row))
     wrap = eager_call_time(lambda: nx.NamedArray(a, axes))
-    row = ["wrap an array (absolute)", "-", wrap * 1e6, "-"]
-    if haliax:
-        row.append(f"{eager_call_time(haliax['wrap an array']) * 1e6:.3g} µs")
+    row = ["wrap an array (absolute µs)", "-", wrap * 1e6]
+    row += ["-"] + [f"{eager_call_time(peer['wrap']) * 1e6:.3g} µs" for peer in peers.values()]
     rows.append(tuple(row))
-    return rows
+    header = ("case", "jax.numpy µs", "namedax µs", "namedax / jax")
+    return header + tuple(f"{name} / jax" for name in peers), rows
 
 
-def _haliax_cases(a, b, w) -> dict | None:
-    if importlib.util.find_spec("haliax") is None:
-        return None
+def _haliax_cases(a, b, w) -> dict:
     import haliax as hax  # pyright: ignore[reportMissingImports]
 
     B, E, H = hax.Axis("batch", 32), hax.Axis("embed", 64), hax.Axis("hidden", 64)
@@ -58,8 +56,43 @@ def _haliax_cases(a, b, w) -> dict | None:
         "a + b": lambda: x + y,
         "sum over embed": lambda: x.sum(E),
         "dot (contract embed)": lambda: hax.dot(x, wn, axis=E),
-        "wrap an array": lambda: hax.NamedArray(a, (B, E)),
+        "where(x > 0, x, 0)": lambda: hax.where(x > 0, x, 0.0),
+        "index x[batch=3]": lambda: x["batch", 3],
+        "transpose": lambda: x.rearrange(("embed", "batch")),
+        "wrap": lambda: hax.NamedArray(a, (B, E)),
     }
+
+
+def _penzai_cases(a, b, w) -> dict:
+    from penzai import pz  # pyright: ignore[reportMissingImports]
+
+    x, y = pz.nx.wrap(a).tag("batch", "embed"), pz.nx.wrap(b).tag("batch", "embed")
+    wn = pz.nx.wrap(w).tag("embed", "hidden")
+    return {
+        "a + b": lambda: x + y,
+        "sum over embed": lambda: pz.nx.nmap(jnp.sum)(x.untag("embed")),
+        "dot (contract embed)": lambda: pz.nx.nmap(jnp.dot)(x.untag("embed"), wn.untag("embed")),
+        "where(x > 0, x, 0)": lambda: pz.nx.nmap(jnp.where)(x > 0, x, 0.0),
+        "index x[batch=3]": lambda: x[{"batch": 3}],
+        "transpose": lambda: x.order_as("embed", "batch"),
+        "wrap": lambda: pz.nx.wrap(a).tag("batch", "embed"),
+    }
+
+
+_PEERS = {"haliax": _haliax_cases, "penzai": _penzai_cases}
+
+
+def _available_peers(a, b, w) -> dict[str, dict]:
+    """The peer libraries installed beside namedax that import with this JAX, with their cases."""
+    peers = {}
+    for name, make in _PEERS.items():
+        if importlib.util.find_spec(name) is None:
+            continue
+        try:
+            peers[name] = make(a, b, w)
+        except ImportError as e:  # e.g. a release that does not support this JAX
+            print(f"({name} is installed but does not import here: {e})")
+    return peers
 
 
 def mlp_params(depth: int = 8) -> tuple[list, list]:
@@ -96,10 +129,7 @@ def trace_rows() -> list[tuple]:
 
 
 def main() -> None:
-    header = ("case", "jax.numpy µs", "namedax µs", "namedax / jax")
-    rows = eager_ops()
-    if len(rows[0]) == 5:
-        header = (*header, "haliax / jax")
+    header, rows = eager_ops()
     print_table("Eager time per call, 32x64 float32 (median)", header, rows)
     print_table(
         "Trace time of a jitted MLP (median)",
