@@ -34,7 +34,7 @@ def trace_time(fn: Callable[..., Any], *args: Any, repeats: int = 15) -> float:
     return statistics.median(times)
 
 
-def compile_time(fn: Callable[..., Any], *args: Any, repeats: int = 5) -> float:
+def compile_time(fn: Callable[..., Any], *args: Any, repeats: int = 7) -> float:
     """Median seconds to lower and compile `jax.jit(fn)` on `args` (fresh each time)."""
     times = []
     for _ in range(repeats):
