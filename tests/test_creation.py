@@ -171,7 +171,10 @@ def test_stack_errors():
         nx.stack("s", [x, y])
     with pytest.raises(ValueError, match=r"stack: arrays\[2\] has axes \{a:2, b:4\}"):
         nx.stack("s", [x, x, nx.named(jnp.zeros((2, 4)), ("a", "b"))])
-    with pytest.raises(ValueError, match=r"stack: the new axis s\(3\) does not match the number of arrays, which is 2"):
+    with pytest.raises(
+        ValueError,
+        match=r"stack: the new axis s\(3\) does not match the number of arrays, which is 2",
+    ):
         nx.stack(nx.Axis("s", 3), [x, x])
     with pytest.raises(ValueError, match=r"stack: the new axis 'a' already exists"):
         nx.stack("a", [x, x])
@@ -224,7 +227,9 @@ def test_concatenate_errors():
     resized = nx.named(jnp.zeros((3, 1)), ("a", "b"))
     with pytest.raises(ValueError, match=r"all axes other than 'b' must agree"):
         nx.concatenate("b", [x, resized])
-    with pytest.raises(ValueError, match=r"concatenate: the new axis b\(5\) does not match the sum .* 6"):
+    with pytest.raises(
+        ValueError, match=r"concatenate: the new axis b\(5\) does not match the sum .* 6"
+    ):
         nx.concatenate(nx.Axis("b", 5), [x, x])
     with pytest.raises(TypeError, match=r"concatenate: arrays\[0\] must be a NamedArray"):
         nx.concatenate("b", [np.zeros(3)])  # type: ignore[arg-type]
