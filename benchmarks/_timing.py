@@ -25,22 +25,21 @@ def eager_call_time(fn: Callable[[], Any], *, calls: int = 2000, group: int = 50
 
 def trace_time(fn: Callable[..., Any], *args: Any, repeats: int = 15) -> float:
     """Median seconds to trace `jax.jit(fn)` on `args` (a fresh jit each time, so no cache)."""
-    times = []
-    for _ in range(repeats):
-        jitted = jax.jit(lambda *a: fn(*a))
-        start = time.perf_counter()
-        jitted.trace(*args)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return _fresh_jit_time(lambda jitted: jitted.trace(*args), fn, repeats)
 
 
 def compile_time(fn: Callable[..., Any], *args: Any, repeats: int = 7) -> float:
     """Median seconds to lower and compile `jax.jit(fn)` on `args` (fresh each time)."""
+    return _fresh_jit_time(lambda jitted: jitted.lower(*args).compile(), fn, repeats)
+
+
+def _fresh_jit_time(stage: Callable[[Any], Any], fn: Callable[..., Any], repeats: int) -> float:
+    """Median seconds of `stage(jax.jit(fn))`, with a new jit wrapper (empty caches) each time."""
     times = []
     for _ in range(repeats):
         jitted = jax.jit(lambda *a: fn(*a))
         start = time.perf_counter()
-        jitted.lower(*args).compile()
+        stage(jitted)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 

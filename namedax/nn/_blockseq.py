@@ -14,6 +14,7 @@ from .._axes import Axis
 from .._creation import stack as _stack
 from .._remat import RematSpec, ScanCheckpointPolicy
 from ._layer_calls import (
+    LayerSequence,
     _call_method,
     _check_fold_result,
     _check_scan_result,
@@ -27,7 +28,7 @@ __all__ = ["BlockSeq"]
 M = TypeVar("M", bound=eqx.Module)
 
 
-class BlockSeq(eqx.Module, Generic[M]):
+class BlockSeq(eqx.Module, LayerSequence, Generic[M]):
     """A sequence of blocks applied by a Python loop, with the interface of `Stacked`.
 
     Use it for heterogeneous layers (`BlockSeq([block_a, block_b], Layers)`), or to
@@ -66,11 +67,6 @@ class BlockSeq(eqx.Module, Generic[M]):
                 "block per position of the layers axis."
             )
         ScanCheckpointPolicy.from_remat(self.gradient_checkpointing)
-
-    @property
-    def Block(self) -> Axis:  # the Haliax name of the layers axis
-        """The layers axis (Haliax calls it `Block`)."""
-        return self.Layers
 
     @classmethod
     def init(

@@ -20,6 +20,17 @@ from .._errors import describe_tree
 __all__: list[str] = []
 
 
+class LayerSequence:
+    """What `Stacked` and `BlockSeq` share as modules: layers indexed by the `Layers` axis."""
+
+    Layers: Axis  # a field of each (Equinox) subclass
+
+    @property
+    def Block(self) -> Axis:  # the Haliax name of the layers axis
+        """The layers axis (Haliax calls it `Block`)."""
+        return self.Layers
+
+
 def _is_array(x: Any) -> bool:
     return isinstance(x, (NamedArray, jax.Array, np.ndarray, jax.ShapeDtypeStruct))
 

@@ -43,6 +43,7 @@ from .._remat import RematSpec, ScanCheckpointPolicy
 from .._scan import fold as _fold, scan as _scan
 from .._vmap import vmap as _vmap
 from ._layer_calls import (
+    LayerSequence,
     _call_method,
     _check_fold_result,
     _check_scan_result,
@@ -197,7 +198,7 @@ def _merge(per_layer: Any, shared: Any, shared_paths: frozenset[str]) -> Any:
 # --- Stacked -------------------------------------------------------------------------------
 
 
-class Stacked(eqx.Module, Generic[M]):
+class Stacked(eqx.Module, LayerSequence, Generic[M]):
     """`Layers.size` copies of a block, stored as one module and applied by one `scan`.
 
     Build it with `Stacked.init(Layers, Block, ...)(*block_args, key=...)`. See the
@@ -247,11 +248,6 @@ class Stacked(eqx.Module, Generic[M]):
                     f"Stacked: per-layer leaf {path} has shape {np.shape(leaf)}; its leading "
                     f"dimension must be the number of layers, {self.Layers.size}."
                 )
-
-    @property
-    def Block(self) -> Axis:  # the Haliax name of the layers axis
-        """The layers axis (Haliax calls it `Block`)."""
-        return self.Layers
 
     @classmethod
     def init(
