@@ -14,17 +14,12 @@ Examples:
     {'batch': 2, 'embed': 3}
 """
 
-from . import (
-    _methods as _methods,  # binds operators and methods onto NamedArray
-    nn as nn,
-    partitioning as partitioning,
-    random as random,
-    serialization as serialization,
-    tree_util as tree_util,
-    typing as typing,
+from namedax.core._array import (
+    NamedArray as NamedArray,
+    is_named_array as is_named_array,
+    named as named,
 )
-from ._array import NamedArray as NamedArray, is_named_array as is_named_array, named as named
-from ._axes import (
+from namedax.core._axes import (
     Axis as Axis,
     AxisSelection as AxisSelection,
     AxisSelector as AxisSelector,
@@ -44,18 +39,20 @@ from ._axes import (
     union_axes as union_axes,
     without_axes as without_axes,
 )
-from ._broadcast import (
+from namedax.core._broadcast import (
     broadcast_arrays as broadcast_arrays,
     broadcast_axis as broadcast_axis,
     broadcast_to as broadcast_to,
 )
-from ._comparison import (
+from namedax.core._typing import Named as Named, matches_axes as matches_axes
+from namedax.ops import _methods as _methods  # binds operators and methods onto NamedArray
+from namedax.ops._comparison import (
     allclose as allclose,
     array_equal as array_equal,
     array_equiv as array_equiv,
     isclose as isclose,
 )
-from ._creation import (
+from namedax.ops._creation import (
     arange as arange,
     concatenate as concatenate,
     full as full,
@@ -71,9 +68,9 @@ from ._creation import (
     zeros as zeros,
     zeros_like as zeros_like,
 )
-from ._dot import dot as dot
-from ._einsum import einsum as einsum
-from ._elementwise import (
+from namedax.ops._dot import dot as dot
+from namedax.ops._einsum import einsum as einsum
+from namedax.ops._elementwise import (
     abs as abs,
     absolute as absolute,
     add as add,
@@ -181,7 +178,7 @@ from ._elementwise import (
     true_divide as true_divide,
     trunc as trunc,
 )
-from ._indexing import (
+from namedax.ops._indexing import (
     dblock as dblock,
     ds as ds,
     dslice as dslice,
@@ -190,9 +187,8 @@ from ._indexing import (
     take as take,
     updated_slice as updated_slice,
 )
-from ._nmap import nmap as nmap
-from ._rearrange import rearrange as rearrange
-from ._reductions import (
+from namedax.ops._rearrange import rearrange as rearrange
+from namedax.ops._reductions import (
     all as all,
     amax as amax,
     amin as amin,
@@ -222,9 +218,7 @@ from ._reductions import (
     sum as sum,
     var as var,
 )
-from ._remat import ScanCheckpointPolicy as ScanCheckpointPolicy
-from ._scan import fold as fold, map as map, scan as scan
-from ._sets import (
+from namedax.ops._sets import (
     bincount as bincount,
     searchsorted as searchsorted,
     top_k as top_k,
@@ -234,7 +228,7 @@ from ._sets import (
     unique_inverse as unique_inverse,
     unique_values as unique_values,
 )
-from ._shape import (
+from namedax.ops._shape import (
     flatten as flatten,
     flatten_axes as flatten_axes,
     ravel as ravel,
@@ -243,10 +237,27 @@ from ._shape import (
     unbind as unbind,
     unflatten_axis as unflatten_axis,
 )
-from ._structural import pad as pad, roll as roll, trace as trace, tril as tril, triu as triu
-from ._typing import Named as Named, matches_axes as matches_axes
-from ._vmap import vmap as vmap
-from ._where import clip as clip, nonzero as nonzero, where as where
+from namedax.ops._structural import (
+    pad as pad,
+    roll as roll,
+    trace as trace,
+    tril as tril,
+    triu as triu,
+)
+from namedax.ops._where import clip as clip, nonzero as nonzero, where as where
+from namedax.transforms._nmap import nmap as nmap
+from namedax.transforms._remat import ScanCheckpointPolicy as ScanCheckpointPolicy
+from namedax.transforms._scan import fold as fold, map as map, scan as scan
+from namedax.transforms._vmap import vmap as vmap
+
+from . import (
+    nn as nn,
+    partitioning as partitioning,
+    random as random,
+    serialization as serialization,
+    tree_util as tree_util,
+    typing as typing,
+)
 from .partitioning import (
     auto_sharded as auto_sharded,
     axis_mapping as axis_mapping,

@@ -32,7 +32,7 @@ Examples:
     P('data', 'model')
 """
 
-from ._mapping import (
+from namedax.core._mapping import (
     ResourceAxis as ResourceAxis,
     ResourceMapping as ResourceMapping,
     axis_mapping as axis_mapping,
@@ -40,16 +40,20 @@ from ._mapping import (
     current_axis_mapping as current_thread_local_mapping,
     physical_axis_name as physical_axis_name,
 )
-from ._named_jit import NamedJitWrapped as NamedJitWrapped, fsdp as fsdp, named_jit as named_jit
-from ._pspec import (
+from namedax.parallel._named_jit import (
+    NamedJitWrapped as NamedJitWrapped,
+    fsdp as fsdp,
+    named_jit as named_jit,
+)
+from namedax.parallel._pspec import (
     infer_resource_partitions as infer_resource_partitions,
     physical_axis_size as physical_axis_size,
     pspec_for as pspec_for,
     pspec_for_axis as pspec_for_axis,
     round_axis_for_partitioning as round_axis_for_partitioning,
 )
-from ._shard_map import shard_map as shard_map
-from ._sharding import auto_sharded as auto_sharded, shard as shard
+from namedax.parallel._shard_map import shard_map as shard_map
+from namedax.parallel._sharding import auto_sharded as auto_sharded, shard as shard
 
 __all__ = [
     "NamedJitWrapped",

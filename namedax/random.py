@@ -16,7 +16,7 @@ Examples:
     {'batch': 2, 'embed': 3}
 """
 
-from ._random import (
+from namedax.ops._random import (
     ball as ball,
     bernoulli as bernoulli,
     beta as beta,

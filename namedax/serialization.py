@@ -15,7 +15,7 @@ Examples:
     >>> restored = nx.serialization.from_state_dict(norm, state, prefix="norm")
 """
 
-from ._serialization import (
+from namedax.io._serialization import (
     StateDict as StateDict,
     from_state_dict as from_state_dict,
     load_state_dict as load_state_dict,

@@ -7,7 +7,7 @@ Examples:
     True
 """
 
-from ._tree_util import (
+from namedax.core._tree_util import (
     resize_axis as resize_axis,
     scan_aware_tree_map as scan_aware_tree_map,
     tree_flatten as tree_flatten,

@@ -43,7 +43,7 @@ if _typing.TYPE_CHECKING:
         Annotated as UInt32,
     )
 else:
-    from ._typing import (
+    from namedax.core._typing import (
         BFloat16 as BFloat16,
         Bool as Bool,
         Complex as Complex,
@@ -67,4 +67,4 @@ else:
         UInt8 as UInt8,
         UInt32 as UInt32,
     )
-from ._typing import matches_axes as matches_axes
+from namedax.core._typing import matches_axes as matches_axes

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import namedax as nx
-from namedax._elementwise import BINARY, UNARY
+from namedax.ops._elementwise import BINARY, UNARY
 from tests.helpers import assert_named_close, axis_orders, in_order
 
 A, B, C = nx.Axis("a", 2), nx.Axis("b", 3), nx.Axis("c", 4)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import namedax as nx
-from namedax._random import SAMPLERS
+from namedax.ops._random import SAMPLERS
 from tests.helpers import axis_orders
 
 A, B = nx.Axis("a", 2), nx.Axis("b", 3)

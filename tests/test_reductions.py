@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import namedax as nx
-from namedax._reductions import AXISWISE, REDUCTIONS
+from namedax.ops._reductions import AXISWISE, REDUCTIONS
 from tests.helpers import assert_named_close, axis_orders, in_order
 
 A, B, C = nx.Axis("a", 2), nx.Axis("b", 3), nx.Axis("c", 4)

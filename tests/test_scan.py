@@ -15,7 +15,7 @@ from jax import lax
 from jax.ad_checkpoint import checkpoint_name, print_saved_residuals
 
 import namedax as nx
-from namedax._remat import ScanCheckpointPolicy
+from namedax.transforms._remat import ScanCheckpointPolicy
 from tests.helpers import assert_named_close, axis_orders, in_order, tree_allclose
 
 Layers, Embed, Out = nx.Axis("layers", 5), nx.Axis("embed", 3), nx.Axis("out", 2)

@@ -15,7 +15,7 @@ from jaxtyping import TypeCheckError, jaxtyped
 
 import namedax as nx
 from namedax import Axis, Named, NamedArray
-from namedax._typing import DTYPE_ANNOTATIONS
+from namedax.core._typing import DTYPE_ANNOTATIONS
 from namedax.typing import Float, Int
 
 NAMES = ("batch", "seq", "embed", "head")

@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from jax import lax
 
 import namedax as nx
-import namedax._vmap as vmap_module
+import namedax.transforms._vmap as vmap_module
 from tests.helpers import assert_named_close, axis_orders, in_order
 
 A, B, C, D, K = nx.make_axes(a=2, b=3, c=4, d=5, k=6)
@@ -273,7 +273,7 @@ def test_spmd_axis_name_comes_from_the_axis_mapping(monkeypatch):
     monkeypatch.setattr(vmap_module.jax, "vmap", recording_vmap)
     x = _rand(B, A)
     nx.vmap(lambda x: x * 2, B)(x)
-    from namedax._mapping import axis_mapping
+    from namedax.core._mapping import axis_mapping
 
     with axis_mapping({"b": "data"}):
         nx.vmap(lambda x: x * 2, B)(x)

@@ -23,10 +23,10 @@ from typing import Any
 
 import jax
 
-from .._array import NamedArray, _wrap
-from .._axes import AxisSelector, replace_axis, resolve_axis
-from .._elementwise import elementwise
-from .._errors import describe, format_axes
+from namedax.core._array import NamedArray, _wrap
+from namedax.core._axes import AxisSelector, replace_axis, resolve_axis
+from namedax.core._errors import describe, format_axes
+from namedax.ops._elementwise import elementwise
 
 __all__: list[str] = []  # re-exported by namedax/nn/__init__.py
 

@@ -24,12 +24,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from .._array import NamedArray, _wrap
-from .._axes import Axis, AxisSelection, AxisSelector, axis_spec_to_tuple
-from .._broadcast import apply_aligned
-from .._creation import arange
-from .._dot import dot
-from .._errors import describe, format_axes
+from namedax.core._array import NamedArray, _wrap
+from namedax.core._axes import Axis, AxisSelection, AxisSelector, axis_spec_to_tuple
+from namedax.core._broadcast import apply_aligned
+from namedax.core._errors import describe, format_axes
+from namedax.ops._creation import arange
+from namedax.ops._dot import dot
 
 __all__ = [
     "causal_mask",

@@ -9,10 +9,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._array import NamedArray, is_named_array
-from .._axes import Axis
-from .._creation import stack as _stack
-from .._remat import RematSpec, ScanCheckpointPolicy
+from namedax.core._array import NamedArray, is_named_array
+from namedax.core._axes import Axis
+from namedax.ops._creation import stack as _stack
+from namedax.transforms._remat import RematSpec, ScanCheckpointPolicy
+
 from ._layer_calls import (
     LayerSequence,
     _call_method,

@@ -13,9 +13,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._array import NamedArray, _wrap
-from .._axes import AxisSelection, axis_name, axis_positions, axis_spec_to_tuple
-from .._errors import describe
+from namedax.core._array import NamedArray, _wrap
+from namedax.core._axes import AxisSelection, axis_name, axis_positions, axis_spec_to_tuple
+from namedax.core._errors import describe
 
 __all__ = ["Dropout", "dropout"]
 

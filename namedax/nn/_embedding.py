@@ -8,11 +8,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._array import NamedArray, _wrap
-from .._axes import Axis, AxisSpec, sized_axes
-from .._dot import dot
-from .._errors import describe, format_axes
-from .._indexing import take
+from namedax.core._array import NamedArray, _wrap
+from namedax.core._axes import Axis, AxisSpec, sized_axes
+from namedax.core._errors import describe, format_axes
+from namedax.ops._dot import dot
+from namedax.ops._indexing import take
 
 __all__ = ["Embedding"]
 

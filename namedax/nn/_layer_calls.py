@@ -13,9 +13,9 @@ import jax
 import numpy as np
 from jax import lax
 
-from .._array import NamedArray, _wrap, is_named_array
-from .._axes import Axis
-from .._errors import describe_tree
+from namedax.core._array import NamedArray, _wrap, is_named_array
+from namedax.core._axes import Axis
+from namedax.core._errors import describe_tree
 
 __all__: list[str] = []
 

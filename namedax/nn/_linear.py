@@ -17,10 +17,10 @@ from typing import Any
 import equinox as eqx
 import jax
 
-from .._array import NamedArray, _wrap
-from .._axes import Axis, AxisSpec, sized_axes
-from .._dot import dot
-from .._errors import describe, format_axes
+from namedax.core._array import NamedArray, _wrap
+from namedax.core._axes import Axis, AxisSpec, sized_axes
+from namedax.core._errors import describe, format_axes
+from namedax.ops._dot import dot
 
 __all__ = ["Linear"]
 

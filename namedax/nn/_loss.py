@@ -14,13 +14,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from .._array import NamedArray, _wrap
-from .._axes import Axis, AxisSelection, AxisSelector
-from .._broadcast import apply_aligned
-from .._dot import dot
-from .._errors import describe, format_axes
-from .._indexing import take
-from .._reductions import mean
+from namedax.core._array import NamedArray, _wrap
+from namedax.core._axes import Axis, AxisSelection, AxisSelector
+from namedax.core._broadcast import apply_aligned
+from namedax.core._errors import describe, format_axes
+from namedax.ops._dot import dot
+from namedax.ops._indexing import take
+from namedax.ops._reductions import mean
+
 from ._normalization import logsumexp
 
 __all__ = [

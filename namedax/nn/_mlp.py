@@ -8,8 +8,9 @@ from typing import Any
 import equinox as eqx
 import jax
 
-from .._array import NamedArray
-from .._axes import Axis, AxisSpec
+from namedax.core._array import NamedArray
+from namedax.core._axes import Axis, AxisSpec
+
 from ._activations import relu
 from ._linear import Linear
 

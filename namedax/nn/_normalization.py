@@ -20,10 +20,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._array import NamedArray, _wrap
-from .._axes import Axis, AxisSelection, AxisSpec, axis_positions, sized_axes
-from .._broadcast import align_array
-from .._errors import describe, format_axes
+from namedax.core._array import NamedArray, _wrap
+from namedax.core._axes import Axis, AxisSelection, AxisSpec, axis_positions, sized_axes
+from namedax.core._broadcast import align_array
+from namedax.core._errors import describe, format_axes
 
 __all__ = ["LayerNorm", "RmsNorm", "log_softmax", "logsumexp", "softmax", "standardize"]
 

@@ -35,13 +35,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._array import NamedArray, _short_dtype, _wrap, is_named_array
-from .._axes import Axis, sized_axes
-from .._errors import describe, format_axes
-from .._mapping import ResourceMapping, physical_axis_name
-from .._remat import RematSpec, ScanCheckpointPolicy
-from .._scan import fold as _fold, scan as _scan
-from .._vmap import vmap as _vmap
+from namedax.core._array import NamedArray, _short_dtype, _wrap, is_named_array
+from namedax.core._axes import Axis, sized_axes
+from namedax.core._errors import describe, format_axes
+from namedax.core._mapping import ResourceMapping, physical_axis_name
+from namedax.transforms._remat import RematSpec, ScanCheckpointPolicy
+from namedax.transforms._scan import fold as _fold, scan as _scan
+from namedax.transforms._vmap import vmap as _vmap
+
 from ._layer_calls import (
     LayerSequence,
     _call_method,

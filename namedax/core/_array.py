@@ -1,0 +1,446 @@
+"""`NamedArray`: a JAX array whose dimensions are named `Axis` objects.
+
+Data model
+----------
+A `NamedArray` pairs one positional array (`.array`) with a tuple of `Axis`
+(`.axes`), one per dimension, in the array's own order. The order is an
+implementation detail: every operation addresses axes by name and aligns operands
+by name, so two arrays holding the same axes in different orders mean the same
+thing.
+
+A `NamedArray` is a JAX pytree with a single child (`array`) and the axes as
+static auxiliary data, so it passes through `jit`, `grad`, `vmap`, `scan` and
+Equinox's filtered transforms. The constructor checks that the array's shape
+matches the axes; rebuilding from a pytree (inside transforms) does not, because
+JAX legitimately builds intermediate pytrees whose leaves are not arrays of that
+shape (batched tracers, `None` placeholders, `ShapeDtypeStruct`s).
+
+Operators and methods (`+`, `.sum`, `.dot`, ...) are the very functions of the
+top-level namespace, bound onto the class by `namedax.ops._methods`; the annotations
+at the end of the class body declare them for type checkers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.core import Tracer
+
+from namedax.core._axes import (
+    Axis,
+    AxisSelection,
+    AxisSelector,
+    axis_spec_to_tuple,
+    check_unique_names,
+    resolve_axis as _resolve_in,
+)
+from namedax.core._errors import describe, format_axes
+
+__all__ = ["NamedArray", "named", "is_named_array"]
+
+_DTYPE_ABBREVIATIONS = {"float": "f", "int": "i", "uint": "u", "complex": "c", "bfloat": "bf"}
+
+
+class NamedArray:
+    """An array whose dimensions are named axes.
+
+    Prefer `named` (which infers sizes from bare names) for construction.
+
+    Args:
+        array: The positional array; its shape must equal the axis sizes in order.
+        axes: One `Axis` per dimension of `array`, with unique names.
+
+    Raises:
+        ValueError: If the shape does not match the axes or a name repeats.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> x = NamedArray(jnp.ones((2, 3)), (Axis("batch", 2), Axis("embed", 3)))
+        >>> x.shape
+        {'batch': 2, 'embed': 3}
+        >>> x.axis_names
+        ('batch', 'embed')
+        >>> x
+        NamedArray(f32{batch:2, embed:3},
+        [[1. 1. 1.]
+         [1. 1. 1.]])
+    """
+
+    __slots__ = ("array", "axes")
+    __array_ufunc__ = None  # make NumPy defer to our reflected operators
+    __hash__ = None  # type: ignore[assignment]  # __eq__ is elementwise
+
+    array: jax.Array
+    axes: tuple[Axis, ...]
+
+    def __init__(self, array: Any, axes: Sequence[Axis]):
+        if not isinstance(array, jax.Array):
+            array = jnp.asarray(array)
+        axes = tuple(axes)
+        for a in axes:
+            if not isinstance(a, Axis):
+                raise TypeError(
+                    f"NamedArray: axes must be Axis objects, got {describe(a)}. Use "
+                    "named(array, names) to infer sizes from bare names."
+                )
+        shape = tuple(a.size for a in axes)
+        if array.shape != shape:
+            raise ValueError(
+                f"NamedArray: array of shape {array.shape} does not match axes "
+                f"{format_axes(axes)} (shape {shape}). Give one Axis per dimension, in order."
+            )
+        if len(axes) > 1:
+            check_unique_names(axes, "NamedArray")
+        self.array = array
+        self.axes = axes
+
+    # --- shape information -------------------------------------------------------------
+
+    @property
+    def shape(self) -> dict[str, int]:
+        """The named shape as a `{name: size}` dict, in axis order."""
+        return {a.name: a.size for a in self.axes}
+
+    @property
+    def axis_names(self) -> tuple[str, ...]:
+        """The axis names, in order."""
+        return tuple(a.name for a in self.axes)
+
+    @property
+    def dtype(self) -> Any:
+        """The element type of the array."""
+        return self.array.dtype
+
+    @property
+    def ndim(self) -> int:
+        """The number of axes."""
+        return len(self.axes)
+
+    @property
+    def size(self) -> int:
+        """The total number of elements."""
+        return int(np.prod([a.size for a in self.axes], dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        """The number of bytes the elements occupy."""
+        return self.size * np.dtype(self.dtype).itemsize
+
+    def axis_size(self, axis: AxisSelection) -> int:
+        """The size of one axis, or the product of the sizes of several.
+
+        Examples:
+            >>> x = named(jnp.zeros((2, 3)), ("a", "b"))
+            >>> x.axis_size("b"), x.axis_size(("a", "b"))
+            (3, 6)
+        """
+        size = 1
+        for sel in axis_spec_to_tuple(axis):
+            size *= self.resolve_axis(sel).size
+        return size
+
+    def resolve_axis(self, axis: AxisSelector) -> Axis:
+        """The `Axis` of this array that `axis` names; raises `ValueError` if absent.
+
+        Examples:
+            >>> named(jnp.zeros((2, 3)), ("a", "b")).resolve_axis("b")
+            Axis(name='b', size=3)
+        """
+        return _resolve_in(self.axes, axis, "NamedArray.resolve_axis")
+
+    def has_axis(self, axis: AxisSelection) -> bool:
+        """Whether every named axis is present (with the given size, for `Axis` selectors).
+
+        Examples:
+            >>> x = named(jnp.zeros((2, 3)), ("a", "b"))
+            >>> x.has_axis("a"), x.has_axis(Axis("a", 5)), x.has_axis(("a", "c"))
+            (True, False, False)
+        """
+        for sel in axis_spec_to_tuple(axis):
+            if isinstance(sel, Axis):
+                if sel not in self.axes:
+                    return False
+            elif sel not in self.axis_names:
+                return False
+        return True
+
+    def axis_indices(self, axis: AxisSelection) -> int | tuple[int | None, ...] | None:
+        """The position of an axis (or a tuple of positions), `None` where absent.
+
+        Examples:
+            >>> x = named(jnp.zeros((2, 3)), ("a", "b"))
+            >>> x.axis_indices("b"), x.axis_indices(("b", "z"))
+            (1, (1, None))
+        """
+        names = self.axis_names
+
+        def index(sel: AxisSelector) -> int | None:
+            name = sel.name if isinstance(sel, Axis) else sel
+            return names.index(name) if name in names else None
+
+        if isinstance(axis, (Axis, str)):
+            return index(axis)
+        return tuple(index(sel) for sel in axis_spec_to_tuple(axis))
+
+    # --- conversion ----------------------------------------------------------------------
+
+    def item(self) -> Any:
+        """The single element as a Python scalar (the array must have one element)."""
+        return self.array.item()
+
+    def scalar(self) -> jax.Array:
+        """The 0-d positional array of a NamedArray with no axes.
+
+        Raises:
+            ValueError: If the array still has axes.
+
+        Examples:
+            >>> named(jnp.ones((2,)), "a").sum().scalar()
+            Array(2., dtype=float32)
+        """
+        if self.axes:
+            raise ValueError(
+                f"scalar: the array still has axes {format_axes(self.axes)}. Reduce or index "
+                "them away first (e.g. `x.sum()`)."
+            )
+        return self.array
+
+    def astype(self, dtype: Any) -> NamedArray:
+        """Casts the elements to `dtype`, keeping the axes."""
+        return _wrap(self.array.astype(dtype), self.axes)
+
+    def __iter__(self):
+        raise TypeError(
+            f"A NamedArray{format_axes(self.axes)} cannot be iterated over positionally. "
+            "Use namedax.unbind(x, axis) to split it along a named axis."
+        )
+
+    def __matmul__(self, other: Any):
+        raise TypeError(_MATMUL_MESSAGE)
+
+    __rmatmul__ = __matmul__
+
+    def __bool__(self) -> bool:
+        return bool(self.array)
+
+    def __class_getitem__(cls, axes: Any) -> Any:
+        """`NamedArray["batch ... embed"]`: an annotation checking axes (see `namedax.Named`)."""
+        from namedax.core._typing import (
+            named_annotation,  # deferred: namedax.core._typing imports this module
+        )
+
+        return named_annotation(axes)
+
+    def __repr__(self) -> str:
+        head = f"{_short_dtype(self.dtype)}{format_axes(self.axes)}"
+        array = self.array
+        if isinstance(array, Tracer) or not isinstance(array, jax.Array):
+            return f"NamedArray({head}, {type(array).__name__})"
+        if array.size > 256:
+            return f"NamedArray({head})"
+        return f"NamedArray({head},\n{np.asarray(array)})"
+
+    __str__ = __repr__
+
+    # --- bound by namedax.ops._methods (declared here for type checkers) ---------------------
+    __add__: Callable[[Any], NamedArray]
+    __radd__: Callable[[Any], NamedArray]
+    __sub__: Callable[[Any], NamedArray]
+    __rsub__: Callable[[Any], NamedArray]
+    __mul__: Callable[[Any], NamedArray]
+    __rmul__: Callable[[Any], NamedArray]
+    __truediv__: Callable[[Any], NamedArray]
+    __rtruediv__: Callable[[Any], NamedArray]
+    __floordiv__: Callable[[Any], NamedArray]
+    __rfloordiv__: Callable[[Any], NamedArray]
+    __mod__: Callable[[Any], NamedArray]
+    __rmod__: Callable[[Any], NamedArray]
+    __divmod__: Callable[[Any], tuple[NamedArray, NamedArray]]
+    __rdivmod__: Callable[[Any], tuple[NamedArray, NamedArray]]
+    __pow__: Callable[[Any], NamedArray]
+    __rpow__: Callable[[Any], NamedArray]
+    __and__: Callable[[Any], NamedArray]
+    __rand__: Callable[[Any], NamedArray]
+    __or__: Callable[[Any], NamedArray]
+    __ror__: Callable[[Any], NamedArray]
+    __xor__: Callable[[Any], NamedArray]
+    __rxor__: Callable[[Any], NamedArray]
+    __lshift__: Callable[[Any], NamedArray]
+    __rlshift__: Callable[[Any], NamedArray]
+    __rshift__: Callable[[Any], NamedArray]
+    __rrshift__: Callable[[Any], NamedArray]
+    __lt__: Callable[[Any], NamedArray]
+    __le__: Callable[[Any], NamedArray]
+    __gt__: Callable[[Any], NamedArray]
+    __ge__: Callable[[Any], NamedArray]
+    __eq__: Callable[[Any], NamedArray]
+    __ne__: Callable[[Any], NamedArray]  # type: ignore[assignment]
+    __neg__: Callable[[], NamedArray]
+    __pos__: Callable[[], NamedArray]
+    __invert__: Callable[[], NamedArray]
+    __getitem__: Callable[..., Any]
+
+    if TYPE_CHECKING:  # builtins.abs checks a protocol, which needs a method declaration
+
+        def __abs__(self) -> NamedArray: ...
+
+    at: Any
+    # methods: every entry of namedax.ops._methods.METHODS
+    all: Callable[..., NamedArray]
+    any: Callable[..., NamedArray]
+    argmax: Callable[..., NamedArray]
+    argmin: Callable[..., NamedArray]
+    argsort: Callable[..., NamedArray]
+    broadcast_axis: Callable[..., NamedArray]
+    broadcast_to: Callable[..., NamedArray]
+    clip: Callable[..., NamedArray]
+    conj: Callable[..., NamedArray]
+    conjugate: Callable[..., NamedArray]
+    cumprod: Callable[..., NamedArray]
+    cumsum: Callable[..., NamedArray]
+    dot: Callable[..., NamedArray]
+    flatten: Callable[..., NamedArray]
+    flatten_axes: Callable[..., NamedArray]
+    imag: Callable[..., NamedArray]
+    matches_axes: Callable[..., bool]
+    max: Callable[..., NamedArray]
+    mean: Callable[..., NamedArray]
+    min: Callable[..., NamedArray]
+    prod: Callable[..., NamedArray]
+    product: Callable[..., NamedArray]
+    ptp: Callable[..., NamedArray]
+    ravel: Callable[..., NamedArray]
+    real: Callable[..., NamedArray]
+    rearrange: Callable[..., NamedArray]
+    rename: Callable[..., NamedArray]
+    round: Callable[..., NamedArray]
+    slice: Callable[..., NamedArray]
+    sort: Callable[..., NamedArray]
+    split: Callable[..., list[NamedArray]]
+    std: Callable[..., NamedArray]
+    sum: Callable[..., NamedArray]
+    take: Callable[..., NamedArray]
+    trace: Callable[..., NamedArray]
+    unbind: Callable[..., list[NamedArray]]
+    unflatten_axis: Callable[..., NamedArray]
+    updated_slice: Callable[..., NamedArray]
+    var: Callable[..., NamedArray]
+
+
+_MATMUL_MESSAGE = (
+    "The @ operator is not supported on NamedArrays: positions carry no meaning. Use "
+    "namedax.dot(a, b, axis=Contracted) to contract a named axis, or namedax.einsum."
+)
+
+_new = object.__new__
+
+
+def _wrap(array: Any, axes: tuple[Axis, ...]) -> NamedArray:
+    """Builds a NamedArray without checks; for results whose axes are known to be right."""
+    out = _new(NamedArray)
+    out.array = array
+    out.axes = axes
+    return out
+
+
+def _short_dtype(dtype: Any) -> str:
+    name = np.dtype(dtype).name if not hasattr(dtype, "name") else dtype.name
+    for prefix, short in _DTYPE_ABBREVIATIONS.items():
+        if name.startswith(prefix) and name[len(prefix) :].isdigit():
+            return short + name[len(prefix) :]
+    return name
+
+
+def is_named_array(x: Any) -> bool:
+    """Whether `x` is a NamedArray (useful as an `is_leaf` for tree functions)."""
+    return isinstance(x, NamedArray)
+
+
+def check_named(op: str, x: Any, arg: str | None = None) -> None:
+    """Raises the TypeError for a non-NamedArray `x` given to `op` (as argument `arg`)."""
+    if not isinstance(x, NamedArray):
+        what = "expected a NamedArray" if arg is None else f"{arg} must be a NamedArray"
+        raise TypeError(
+            f"{op}: {what}, got {describe(x)}. Wrap it with namedax.named(array, axes) first."
+        )
+
+
+def named(array: Any, axis: AxisSelection) -> NamedArray:
+    """Wraps a positional array as a NamedArray, inferring sizes for bare names.
+
+    Args:
+        array: Any array-like; its rank must equal the number of axes.
+        axis: The axes in the array's order: names, `Axis` objects (sizes checked),
+            a mix, or a `{name: size}` dict.
+
+    Returns:
+        The NamedArray.
+
+    Raises:
+        ValueError: If the rank or a given size does not match.
+
+    Examples:
+        >>> x = named(jnp.arange(6).reshape(2, 3), ("batch", "embed"))
+        >>> x.axes
+        (Axis(name='batch', size=2), Axis(name='embed', size=3))
+        >>> named(jnp.zeros(3), Axis("embed", 4))
+        Traceback (most recent call last):
+        ...
+        ValueError: named: axis 'embed' was given size 4 but the array has size 3 there \
+(array shape (3,), axes ['embed(4)']).
+    """
+    if not isinstance(array, jax.Array):
+        array = jnp.asarray(array)
+    selectors = axis if type(axis) is tuple else axis_spec_to_tuple(axis)
+    shape = array.shape
+    if len(selectors) != len(shape):
+        raise ValueError(
+            f"named: array of shape {shape} has {len(shape)} dimensions but "
+            f"{len(selectors)} axes were given ({', '.join(map(str, selectors))}). Give one "
+            "axis per dimension, in order."
+        )
+    axes = tuple(_axis_for(sel, size, selectors, shape) for sel, size in zip(selectors, shape))
+    if len(axes) > 1 and len({a.name for a in axes}) != len(axes):
+        check_unique_names(axes, "named")
+    return _wrap(array, axes)
+
+
+def _axis_for(sel: AxisSelector, size: int, selectors: tuple, shape: tuple) -> Axis:
+    if type(sel) is Axis:
+        if sel.size != size:
+            raise ValueError(
+                f"named: axis {sel.name!r} was given size {sel.size} but the array has size "
+                f"{size} there (array shape {shape}, axes {[str(s) for s in selectors]})."
+            )
+        return sel
+    key = (sel, size)
+    axis = _AXIS_CACHE.get(key)  # type: ignore[arg-type]
+    if axis is None:
+        axis = Axis(sel, size)  # type: ignore[arg-type]  # checks that sel is a name
+        if len(_AXIS_CACHE) < 4096:
+            _AXIS_CACHE[key] = axis  # type: ignore[index]
+    return axis
+
+
+_AXIS_CACHE: dict[tuple[str, int], Axis] = {}
+
+
+def _flatten_with_keys(x: NamedArray):
+    return ((jax.tree_util.GetAttrKey("array"), x.array),), x.axes
+
+
+def _flatten(x: NamedArray):
+    return (x.array,), x.axes
+
+
+def _unflatten(axes: Any, children: Any) -> NamedArray:
+    return _wrap(children[0], axes)
+
+
+jax.tree_util.register_pytree_with_keys(
+    NamedArray, _flatten_with_keys, _unflatten, flatten_func=_flatten
+)

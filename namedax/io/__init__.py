@@ -1,0 +1,4 @@
+"""Saving and loading: state dicts.
+
+Built on `namedax.nn` and below.
+"""

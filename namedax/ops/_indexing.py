@@ -1,0 +1,827 @@
+"""Indexing by axis name: `x[{"batch": 0}]`, `x.at[...]`, `take`, `slice`, `updated_slice`.
+
+An index names the axes it touches; every other axis is kept whole. Per axis:
+
+* an **int** (a Python int, or a 0-d integer array, which may be traced) selects one
+  position and drops the axis. Static ints are range-checked; negative ones count
+  from the end.
+* a static **slice** keeps the axis, with its new size (NumPy's rules for negative
+  bounds and steps).
+* **`ds(start, size)`** (`dslice`) keeps `size` positions from `start`. The start may
+  be traced; like `lax.dynamic_slice`, a traced start is clamped so that the window
+  fits, while a static start must fit.
+* a **NamedArray of ints** is an *advanced* index: its axes take the place of the
+  indexed axis. A list of ints or a 1-D integer array is shorthand for a NamedArray
+  whose one axis has the name of the axis it indexes. Several advanced indices
+  broadcast together by name. An index axis may reuse the name of an axis that the
+  indexing removes; an index axis named like an axis the array *keeps* selects along
+  it element by element (as `jnp.take_along_axis` does), so `logits[{"vocab":
+  labels}]` picks one entry per `batch` when `labels` has a `batch` axis.
+
+Where advanced indices (with any ints used alongside them) sit on adjacent axes,
+their axes are spliced in at that place; otherwise they come first, as in NumPy.
+The order carries no meaning either way.
+
+Each call lowers to one positional operation: `lax.slice` for static ints and
+slices, `lax.dynamic_slice` when a start is traced, or a single gather (`jax.numpy`
+indexing) for advanced indices, followed at most by a reshape that drops the
+indexed-away axes.
+
+Examples:
+    >>> x = named(jnp.arange(12).reshape(3, 4), ("row", "col"))
+    >>> x["row", 1].array
+    Array([4, 5, 6, 7], dtype=int32)
+    >>> x["row", 2, "col", ::2].array
+    Array([ 8, 10], dtype=int32)
+    >>> pick = named(jnp.array([3, 0]), "k")
+    >>> x["col", pick].shape
+    {'row': 3, 'k': 2}
+"""
+
+from __future__ import annotations
+
+import builtins
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from namedax.core._array import NamedArray, _wrap
+from namedax.core._axes import Axis, AxisSelector, check_unique_names, resolve_axis
+from namedax.core._broadcast import align_array, align_operands, is_scalar_like
+from namedax.core._errors import describe, format_axes
+
+__all__: list[str] = []  # the public names are re-exported by namedax/__init__.py
+
+_builtin_slice = builtins.slice
+
+# What an index does to one axis (the first element of an entry tuple).
+_KEEP, _INT, _SLICE, _DS, _ARRAY = "keep", "int", "slice", "ds", "array"
+
+_POSITIONS: dict[tuple[tuple[Axis, ...], AxisSelector], int] = {}
+
+
+class dslice:
+    """A window of static `size` starting at `start`, which may be traced.
+
+    Use it where a slice's start is only known at run time (a loop counter inside
+    `jit`), which a Python slice cannot express. `ds` is a short alias.
+
+    Args:
+        start: The first position: an int or a 0-d integer array (traced is fine).
+        size: The static number of positions.
+
+    Raises:
+        TypeError: If `size` is not a static int or `start` is not an integer.
+        ValueError: If `size` is negative.
+
+    Examples:
+        >>> x = named(jnp.arange(10), "pos")
+        >>> jax.jit(lambda x, i: x["pos", nx.ds(i, 3)])(x, 4).array
+        Array([4, 5, 6], dtype=int32)
+        >>> nx.ds.block(2, 3)
+        dslice(6, 3)
+    """
+
+    __slots__ = ("size", "start")
+
+    def __init__(self, start: Any, size: int):
+        try:
+            size = operator.index(size)
+        except TypeError:
+            raise TypeError(
+                f"dslice: size must be a static int (it fixes the result's shape), got "
+                f"{describe(size)}. Only the start may be traced."
+            ) from None
+        if size < 0:
+            raise ValueError(f"dslice: size must be >= 0, got {size}.")
+        if _static_int(start) is None and not _is_int_scalar_array(start):
+            raise TypeError(
+                f"dslice: start must be an int or a 0-d integer array, got {describe(start)}."
+            )
+        self.start = start
+        self.size = size
+
+    @classmethod
+    def block(cls, index: Any, size: int) -> dslice:
+        """The `index`-th block of `size` positions: `dslice(index * size, size)`."""
+        return cls(index * size, size)
+
+    def to_slice(self) -> builtins.slice:
+        """The equivalent Python slice (the start must be static).
+
+        Raises:
+            TypeError: If the start is traced.
+        """
+        start = _static_int(self.start)
+        if start is None:
+            raise TypeError(
+                f"{self!r}.to_slice(): the start is not static, so no Python slice exists."
+            )
+        return _builtin_slice(start, start + self.size)
+
+    def __repr__(self) -> str:
+        return f"dslice({self.start!r}, {self.size})"
+
+
+ds = dslice
+
+
+def dblock(idx: Any, size: int) -> dslice:
+    """The `idx`-th block of `size` positions, `dslice(idx * size, size)`; `idx` may be traced.
+
+    Examples:
+        >>> x = named(jnp.arange(6), "pos")
+        >>> x["pos", nx.dblock(1, 2)].array
+        Array([2, 3], dtype=int32)
+    """
+    return dslice(idx * size, size)
+
+
+# --- parsing an index ------------------------------------------------------------------------
+
+
+def _static_int(x: Any) -> int | None:
+    """`x` as a Python int if it is a static integer (not a bool), else None."""
+    if isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)):
+        return int(x)
+    if isinstance(x, np.ndarray) and x.shape == () and np.issubdtype(x.dtype, np.integer):
+        return int(x)
+    return None
+
+
+def _is_int_scalar_array(x: Any) -> bool:
+    return isinstance(x, jax.Array) and x.shape == () and jnp.issubdtype(x.dtype, jnp.integer)
+
+
+def _as_mapping(a: NamedArray, key: Any, op: str) -> Mapping[Any, Any]:
+    """The `{axis: index}` mapping that `key` (a dict or `name, index, ...` pairs) means."""
+    if isinstance(key, Mapping):
+        return key
+    if type(key) is tuple and key and isinstance(key[0], (str, Axis)):
+        if len(key) % 2 == 0 and builtins.all(isinstance(k, (str, Axis)) for k in key[::2]):
+            pairs: dict[Any, Any] = {}
+            for k, v in zip(key[::2], key[1::2]):
+                if k in pairs:
+                    raise ValueError(f"{op}: axis {_name(k)!r} is indexed twice in {key!r}.")
+                pairs[k] = v
+            return pairs
+        raise TypeError(
+            f"{op}: the shorthand index {key!r} must alternate axis names and indices, "
+            f"e.g. x[{_name(key[0])!r}, 0] or x[{_name(key[0])!r}, 0, 'other', 1:3]."
+        )
+    if isinstance(key, (str, Axis)):
+        raise TypeError(
+            f"{op}: axis {_name(key)!r} is named without an index. Write x[{_name(key)!r}, i] "
+            f"or x[{{{_name(key)!r}: i}}]."
+        )
+    example = repr(a.axes[0].name) if a.axes else "'axis'"
+    raise TypeError(
+        f"{op}: a NamedArray{format_axes(a.axes)} cannot be indexed by position (got "
+        f"{key!r}). Index by axis name instead: x[{{{example}: 0}}] or x[{example}, 0]."
+    )
+
+
+def _name(key: Any) -> Any:
+    return key.name if isinstance(key, Axis) else key
+
+
+def _position(axes: tuple[Axis, ...], key: Any, op: str) -> int:
+    try:
+        return _POSITIONS[(axes, key)]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable key
+        raise TypeError(
+            f"{op}: index keys must be axis names or Axis objects, got {describe(key)}."
+        ) from None
+    if not isinstance(key, (str, Axis)):
+        raise TypeError(
+            f"{op}: index keys must be axis names or Axis objects, got {describe(key)}."
+        )
+    position = axes.index(resolve_axis(axes, key, op))
+    _POSITIONS[(axes, key)] = position
+    return position
+
+
+def _classify(a: NamedArray, ax: Axis, value: Any, op: str) -> tuple[str, Any, Axis | None]:
+    """One entry `(kind, positional value, kept axis)` for indexing axis `ax` with `value`."""
+    n = ax.size
+    i = _static_int(value)
+    if i is not None:
+        if not -n <= i < n:
+            raise ValueError(
+                f"{op}: index {i} is out of range for axis {ax.name!r} of size {n} (array "
+                f"{format_axes(a.axes)}). Valid indices are {-n} to {n - 1}."
+            )
+        return _INT, i % n, None
+    if isinstance(value, _builtin_slice):
+        return _classify_slice(a, ax, value, op)
+    if isinstance(value, dslice):
+        return _classify_dslice(a, ax, value, op)
+    if isinstance(value, NamedArray):
+        _check_int_dtype(value.dtype, ax, op)
+        return _ARRAY, value, None
+    if isinstance(value, (list, tuple, np.ndarray, jax.Array)):
+        return _classify_plain_array(a, ax, value, op)
+    raise TypeError(
+        f"{op}: cannot index axis {ax.name!r} with {describe(value)}. Use an int, a slice, "
+        "namedax.ds(start, size), or a NamedArray of ints."
+    )
+
+
+def _classify_slice(a: NamedArray, ax: Axis, s: builtins.slice, op: str) -> tuple[str, Any, Axis]:
+    for bound in (s.start, s.stop, s.step):
+        if bound is not None and _static_int(bound) is None:
+            raise TypeError(
+                f"{op}: the slice {s} on axis {ax.name!r} has a non-static bound "
+                f"({describe(bound)}). Slice bounds fix the result's shape, so they must be "
+                "ints; for a traced start use namedax.ds(start, size)."
+            )
+    if s.step is not None and int(s.step) == 0:
+        raise ValueError(f"{op}: the slice {s} on axis {ax.name!r} has step 0.")
+    size = len(range(*s.indices(ax.size)))
+    return _SLICE, s, Axis(ax.name, size)
+
+
+def _classify_dslice(a: NamedArray, ax: Axis, d: dslice, op: str) -> tuple[str, Any, Axis]:
+    n = ax.size
+    if d.size > n:
+        raise ValueError(
+            f"{op}: {d!r} is larger than axis {ax.name!r} of size {n} (array "
+            f"{format_axes(a.axes)})."
+        )
+    start = _static_int(d.start)
+    if start is None:
+        return _DS, d.start, Axis(ax.name, d.size)
+    if not 0 <= start <= n - d.size:
+        raise ValueError(
+            f"{op}: {d!r} does not fit in axis {ax.name!r} of size {n} (array "
+            f"{format_axes(a.axes)}): a static start must lie in 0 to {n - d.size}."
+        )
+    return _SLICE, _builtin_slice(start, start + d.size), Axis(ax.name, d.size)
+
+
+def _classify_plain_array(a: NamedArray, ax: Axis, value: Any, op: str) -> tuple[str, Any, None]:
+    array = jnp.asarray(value) if not isinstance(value, jax.Array) else value
+    if array.ndim == 1 and array.size == 0 and not isinstance(value, jax.Array):
+        array = array.astype(jnp.int32)  # an empty list
+    _check_int_dtype(array.dtype, ax, op)
+    if array.ndim == 0:
+        return _INT, array, None
+    if array.ndim > 1:
+        raise TypeError(
+            f"{op}: the index for axis {ax.name!r} is a plain {describe(value)}; only 1-D plain "
+            "indices are named after the axis they index. Wrap it with "
+            "namedax.named(array, axes) to name its axes."
+        )
+    return _ARRAY, _wrap(array, (Axis(ax.name, array.shape[0]),)), None
+
+
+def _check_int_dtype(dtype: Any, ax: Axis, op: str) -> None:
+    if jnp.issubdtype(dtype, jnp.integer):
+        return
+    hint = " Boolean masks are not supported; use namedax.where." if dtype == jnp.bool_ else ""
+    raise TypeError(
+        f"{op}: the index for axis {ax.name!r} has dtype {dtype}; it must be integer.{hint}"
+    )
+
+
+# --- planning: entries per position -> one positional operation --------------------------------
+
+
+def _entries(a: NamedArray, indices: Mapping[Any, Any], op: str) -> list[tuple[str, Any, Any]]:
+    entries: list[tuple[str, Any, Any]] = [(_KEEP, None, ax) for ax in a.axes]
+    seen: set[int] = set()
+    for key, value in indices.items():
+        p = _position(a.axes, key, op)
+        if p in seen:
+            raise ValueError(f"{op}: axis {a.axes[p].name!r} is indexed twice.")
+        seen.add(p)
+        entries[p] = _classify(a, a.axes[p], value, op)
+    return entries
+
+
+def _plan(
+    a: NamedArray, indices: Mapping[Any, Any], op: str, allow_dynamic: bool
+) -> tuple[str, Any, tuple[Axis, ...]]:
+    """How to index: `(mode, positional index, result axes)`.
+
+    `mode` is "static" (`lax.slice`), "dynamic" (`lax.dynamic_slice`) or "numpy" (a
+    `jax.numpy` index tuple: one gather, or whatever jax.numpy lowers basic indices to).
+    """
+    entries = _entries(a, indices, op)
+    kinds = [e[0] for e in entries]
+    has_ds = _DS in kinds
+    strided = builtins.any(k == _SLICE and _step(e[1]) != 1 for k, e in zip(kinds, entries))
+    if _ARRAY in kinds or (has_ds and (strided or not allow_dynamic)):
+        return _advanced_plan(a, entries, op)
+    kept = tuple(e[2] for e in entries if e[0] != _INT)
+    traced_int = builtins.any(k == _INT and not isinstance(v, int) for k, v, _ in entries)
+    if has_ds or traced_int:
+        if strided or not allow_dynamic:
+            return "numpy", _numpy_index(entries), kept
+        return "dynamic", entries, kept
+    if builtins.any(k == _SLICE and _step(e[1]) < 0 for k, e in zip(kinds, entries)):
+        return "numpy", _numpy_index(entries), kept
+    return "static", entries, kept
+
+
+def _step(s: builtins.slice) -> int:
+    return 1 if s.step is None else int(s.step)
+
+
+def _numpy_index(entries: list[tuple[str, Any, Any]]) -> tuple[Any, ...]:
+    return tuple(_builtin_slice(None) if k == _KEEP else v for k, v, _ in entries)
+
+
+def _advanced_plan(
+    a: NamedArray, entries: list[tuple[str, Any, Any]], op: str
+) -> tuple[str, Any, tuple[Axis, ...]]:
+    """Plans a gather: traced windows and kept axes named by an index become iota indices."""
+    index_names = {ax.name for k, v, _ in entries if k == _ARRAY for ax in v.axes}
+    labels = [""] * len(entries)
+    for p, (kind, value, ax) in enumerate(entries):
+        labels[p] = f"the index for {a.axes[p].name!r}"
+        if kind == _DS or (kind in (_KEEP, _SLICE) and ax.name in index_names):
+            entries[p] = (_ARRAY, _iota(a.axes[p].size, kind, value, ax), None)
+            labels[p] = f"the kept axis {ax.name!r} of the array {format_axes(a.axes)}"
+    positions = [p for p, e in enumerate(entries) if e[0] == _ARRAY]
+    aligned, index_axes = align_operands(
+        op, [labels[p] for p in positions], [entries[p][1] for p in positions]
+    )
+    assert index_axes is not None
+    for p, array in zip(positions, aligned):
+        entries[p] = (_ARRAY, array, None)
+    advanced = [p for p, e in enumerate(entries) if e[0] in (_ARRAY, _INT)]
+    basic = [(p, e[2]) for p, e in enumerate(entries) if e[0] not in (_ARRAY, _INT)]
+    if advanced[-1] - advanced[0] + 1 == len(advanced):  # adjacent: spliced in place
+        out = (
+            tuple(ax for p, ax in basic if p < advanced[0])
+            + index_axes
+            + tuple(ax for p, ax in basic if p > advanced[0])
+        )
+    else:
+        out = index_axes + tuple(ax for _, ax in basic)
+    return "numpy", _numpy_index(entries), out
+
+
+def _iota(n: int, kind: str, value: Any, ax: Axis) -> NamedArray:
+    """The positions a kept axis (whole, sliced or a traced window) covers, as an index."""
+    if kind == _KEEP:
+        positions: Any = np.arange(n, dtype=np.int32)
+    elif kind == _SLICE:
+        positions = np.arange(*value.indices(n), dtype=np.int32)
+    else:  # a traced window, clamped like lax.dynamic_slice
+        start = jnp.clip(value, 0, n - ax.size)
+        positions = start + jnp.arange(ax.size, dtype=start.dtype)
+    return _wrap(positions, (ax,))
+
+
+def _apply(a: NamedArray, mode: str, payload: Any) -> Any:
+    array = a.array
+    if mode == "numpy":
+        return array[payload]
+    starts: list[Any] = []
+    sizes: list[int] = []
+    drop: list[int] = []
+    for p, (kind, value, ax) in enumerate(payload):
+        n = array.shape[p]
+        if kind == _KEEP:
+            start, size = 0, n
+        elif kind == _INT:
+            if mode == "dynamic" and not isinstance(value, int):
+                value = lax.select(value < 0, value + n, value)  # count from the end, like NumPy
+            start, size = value, 1
+            drop.append(p)
+        elif kind == _SLICE:
+            start, size = value.indices(n)[0], ax.size
+        else:  # _DS
+            start, size = value, ax.size
+        starts.append(start)
+        sizes.append(size)
+    if mode == "dynamic":
+        out = lax.dynamic_slice(array, starts, sizes)
+    else:
+        strides = [_step(v) if k == _SLICE else 1 for k, v, _ in payload]
+        limits = [s + (z - 1) * st + 1 if z else s for s, z, st in zip(starts, sizes, strides)]
+        unit = builtins.all(st == 1 for st in strides)
+        out = lax.slice(array, starts, limits, None if unit else strides)
+    return lax.squeeze(out, drop) if drop else out
+
+
+# --- public functions ---------------------------------------------------------------------------
+
+
+def index(array: NamedArray, slices: Mapping[AxisSelector, Any]) -> NamedArray:
+    """Indexes `array` by axis name; `x[{...}]` and `x["name", i, ...]` call this.
+
+    Args:
+        array: The NamedArray to index.
+        slices: `{axis: index}` with axes given by name or `Axis` (size checked). An
+            index is an int (drops the axis), a static slice or `ds(start, size)`
+            (keep it, resized), or a NamedArray of ints (its axes replace the axis);
+            see the module documentation for the full rules.
+
+    Returns:
+        The indexed NamedArray (0-d when every axis is indexed away).
+
+    Raises:
+        ValueError: If an axis is missing or indexed twice, a static index is out of
+            range, or advanced indices disagree on the size of an axis.
+        TypeError: If an index is of an unsupported kind (a float, a boolean mask, a
+            traced slice bound, a plain array with more than one dimension).
+
+    Examples:
+        >>> x = named(jnp.arange(6).reshape(2, 3), ("a", "b"))
+        >>> nx.index(x, {"a": 1, "b": nx.ds(1, 2)}).array
+        Array([4, 5], dtype=int32)
+        >>> x["a", -1, "b", 0]
+        NamedArray(i32{}, 3)
+        >>> x[{"b": 3}]
+        Traceback (most recent call last):
+        ...
+        ValueError: index: index 3 is out of range for axis 'b' of size 3 (array {a:2, b:3}). \
+Valid indices are -3 to 2.
+    """
+    if not isinstance(array, NamedArray):
+        raise TypeError(f"index: expected a NamedArray to index, got {describe(array)}.")
+    return _index(array, slices, "index")
+
+
+def _index(a: NamedArray, indices: Mapping[Any, Any], op: str) -> NamedArray:
+    if not indices:
+        return a
+    mode, payload, axes = _plan(a, indices, op, allow_dynamic=True)
+    if mode == "static" and axes == a.axes:  # every slice is whole
+        return a
+    return _wrap(_apply(a, mode, payload), axes)
+
+
+def _getitem(self: NamedArray, key: Any) -> NamedArray:
+    """Indexes by axis name: `x[{"batch": 0, "pos": slice(0, 4)}]` or `x["batch", 0]`.
+
+    See `namedax.index` for the rules. A positional index (`x[0]`, `x[:, 1]`) is a
+    `TypeError`: positions carry no meaning for a NamedArray.
+    """
+    return _index(self, _as_mapping(self, key, "index"), "index")
+
+
+def take(array: NamedArray, axis: AxisSelector, index: Any) -> NamedArray:
+    """Selects positions along one axis: `array[{axis: index}]`.
+
+    Args:
+        array: The NamedArray.
+        axis: The axis to index.
+        index: An int (the axis is dropped) or a NamedArray of ints, whose axes take the
+            place of `axis`. An index axis named like another axis of `array` selects
+            along it element by element (like `jnp.take_along_axis`).
+
+    Returns:
+        The selected values.
+
+    Raises:
+        ValueError: If `axis` is missing, a static index is out of range, or the index
+            disagrees with `array` on the size of a shared axis.
+
+    Examples:
+        >>> logits = named(jnp.arange(6.0).reshape(2, 3), ("batch", "vocab"))
+        >>> labels = named(jnp.array([2, 0]), "batch")
+        >>> nx.take(logits, "vocab", labels).array
+        Array([2., 3.], dtype=float32)
+        >>> logits.take("vocab", named(jnp.array([1, 1, 0, 2]), "k")).shape
+        {'batch': 2, 'k': 4}
+    """
+    if not isinstance(array, NamedArray):
+        raise TypeError(f"take: expected a NamedArray, got {describe(array)}.")
+    if isinstance(index, (_builtin_slice, dslice)):
+        raise TypeError(
+            f"take: the index must be an int or a NamedArray of ints, got {index!r}. Use "
+            "namedax.slice for a window."
+        )
+    return _index(array, {axis: index}, "take")
+
+
+# --- index updates: x.at[...] ---------------------------------------------------------------
+
+
+class _At:
+    """What `x.at` returns: index it by name to get an updater (see `_AtRef`)."""
+
+    __slots__ = ("_array",)
+
+    def __init__(self, array: NamedArray):
+        self._array = array
+
+    def __getitem__(self, key: Any) -> _AtRef:
+        return _AtRef(self._array, _as_mapping(self._array, key, "at"))
+
+
+class _AtRef:
+    """Functional updates of the region `x.at[index]` selects, mirroring `jax.Array.at`.
+
+    Update values are NamedArrays aligned to the region by name (they may hold a
+    subset of its axes and are broadcast over the rest) or scalars. Keyword arguments
+    (`mode=`, `indices_are_sorted=`, `unique_indices=`, `fill_value=`) go to JAX.
+    """
+
+    __slots__ = ("_array", "_index", "_region")
+
+    def __init__(self, array: NamedArray, indices: Mapping[Any, Any]):
+        self._array = array
+        if indices:
+            mode, index, self._region = _plan(array, indices, "at", allow_dynamic=False)
+            self._index = index if mode == "numpy" else _numpy_index(index)
+        else:
+            self._index, self._region = (...), array.axes
+
+    def get(self, **kwargs: Any) -> NamedArray:
+        """The region's values, like `x[index]`."""
+        return _wrap(self._array.array.at[self._index].get(**kwargs), self._region)
+
+    def apply(self, func: Callable[[Any], Any], **kwargs: Any) -> NamedArray:
+        """Applies the positional unary `func` to the region's elements."""
+        return _wrap(self._array.array.at[self._index].apply(func, **kwargs), self._array.axes)
+
+    def _update(self, method: str, values: Any, kwargs: dict[str, Any]) -> NamedArray:
+        values = _align_update(values, self._region, f"at[...].{method}")
+        updater = getattr(self._array.array.at[self._index], method)
+        return _wrap(updater(values, **kwargs), self._array.axes)
+
+    def set(self, values: Any, **kwargs: Any) -> NamedArray:
+        """`x[index] = values`."""
+        return self._update("set", values, kwargs)
+
+    def add(self, values: Any, **kwargs: Any) -> NamedArray:
+        """`x[index] += values`."""
+        return self._update("add", values, kwargs)
+
+    def subtract(self, values: Any, **kwargs: Any) -> NamedArray:
+        """`x[index] -= values`."""
+        return self._update("subtract", values, kwargs)
+
+    def multiply(self, values: Any, **kwargs: Any) -> NamedArray:
+        """`x[index] *= values`."""
+        return self._update("multiply", values, kwargs)
+
+    mul = multiply
+
+    def divide(self, values: Any, **kwargs: Any) -> NamedArray:
+        """`x[index] /= values`."""
+        return self._update("divide", values, kwargs)
+
+    def power(self, values: Any, **kwargs: Any) -> NamedArray:
+        """`x[index] **= values`."""
+        return self._update("power", values, kwargs)
+
+    def min(self, values: Any, **kwargs: Any) -> NamedArray:
+        """`x[index] = minimum(x[index], values)`."""
+        return self._update("min", values, kwargs)
+
+    def max(self, values: Any, **kwargs: Any) -> NamedArray:
+        """`x[index] = maximum(x[index], values)`."""
+        return self._update("max", values, kwargs)
+
+
+def _align_update(values: Any, region: tuple[Axis, ...], op: str) -> Any:
+    """`values` laid out for the region: by name, size 1 where it lacks an axis."""
+    if not isinstance(values, NamedArray):
+        if is_scalar_like(values):
+            return values
+        raise TypeError(
+            f"{op}: the update is a plain {describe(values)}; it has no axis names to align "
+            f"with the region {format_axes(region)}. Wrap it with namedax.named(array, axes)."
+        )
+    sizes = {ax.name: ax.size for ax in region}
+    for ax in values.axes:
+        size = sizes.get(ax.name)
+        if size != ax.size:
+            problem = (
+                f"has axis {ax.name!r} that the region lacks"
+                if size is None
+                else f"has size {ax.size} on axis {ax.name!r} where the region has {size}"
+            )
+            raise ValueError(
+                f"{op}: the update {format_axes(values.axes)} {problem}; the indexed region is "
+                f"{format_axes(region)}. The update may hold any subset of the region's axes "
+                "(it is broadcast over the others), with the same sizes."
+            )
+    return align_array(values.array, values.axes, region)
+
+
+def at(self: NamedArray) -> _At:
+    """Functional index updates by name, like `jax.Array.at`.
+
+    `x.at[index]` takes the same indices as `x[index]` and offers `set`, `add`,
+    `subtract`, `multiply` (alias `mul`), `divide`, `power`, `min`, `max`, `get` and
+    `apply(fn)`. Each returns a new NamedArray with the axes of `x`.
+
+    Examples:
+        >>> x = nx.zeros({"a": 2, "b": 3})
+        >>> x.at["a", 1].set(named(jnp.array([1.0, 2.0, 3.0]), "b")).array
+        Array([[0., 0., 0.],
+               [1., 2., 3.]], dtype=float32)
+        >>> x.at["b", :2].add(5.0).array
+        Array([[5., 5., 0.],
+               [5., 5., 0.]], dtype=float32)
+    """
+    return _At(self)
+
+
+# --- slices of static size ---------------------------------------------------------------------
+
+
+def slice(
+    array: NamedArray,
+    axis: AxisSelector | Mapping[AxisSelector, Any] | None = None,
+    new_axis: AxisSelector | Mapping[AxisSelector, int] | None = None,
+    start: Any = 0,
+    length: int | Mapping[AxisSelector, int] | None = None,
+) -> NamedArray:
+    """Cuts a window of static length out of one axis, or out of several (dict form).
+
+    Two forms, as in Haliax:
+
+    * `slice(array, axis, new_axis=None, start=0, length=None)`: `length` positions of
+      `axis` from `start`. `new_axis` renames the result axis (a name) or gives its name
+      and size (an `Axis`, whose size is then the length). Without a length, the window
+      runs to the end (the start must then be static).
+    * `slice(array, start={axis: start, ...}, length={axis: length, ...})` (or
+      positionally, `slice(array, starts, lengths)`): a window on every axis named in
+      either dict; a missing start is 0, a missing length runs to the end.
+
+    A start may be traced (the window is then clamped to fit, like
+    `lax.dynamic_slice`); a static start must fit.
+
+    Returns:
+        The window, with the same axes (the sliced ones resized or renamed).
+
+    Raises:
+        ValueError: If an axis is missing, a static window does not fit, or the new
+            axis name clashes with another axis.
+        TypeError: If a length is not a static int, or a traced start has no length.
+
+    Examples:
+        >>> x = named(jnp.arange(10), "pos")
+        >>> nx.slice(x, "pos", start=2, length=3).array
+        Array([2, 3, 4], dtype=int32)
+        >>> x.slice("pos", nx.Axis("window", 4), start=6).axes
+        (Axis(name='window', size=4),)
+        >>> y = named(jnp.arange(12).reshape(3, 4), ("a", "b"))
+        >>> nx.slice(y, start={"a": 1, "b": 2}, length={"b": 2}).array
+        Array([[ 6,  7],
+               [10, 11]], dtype=int32)
+    """
+    if not isinstance(array, NamedArray):
+        raise TypeError(f"slice: expected a NamedArray, got {describe(array)}.")
+    if isinstance(axis, Mapping) or (axis is None and isinstance(start, Mapping)):
+        starts = axis if isinstance(axis, Mapping) else start
+        lengths = length if length is not None else new_axis
+        if lengths is not None and not isinstance(lengths, Mapping):
+            raise TypeError(
+                f"slice: in the dict form the lengths must be a {{axis: length}} dict too, got "
+                f"{describe(lengths)}."
+            )
+        return _window(array, dict(starts), dict(lengths or {}), {}, "slice")
+    if axis is None:
+        raise TypeError(
+            "slice: give the axis to slice, slice(array, axis, start=..., length=...), or "
+            "the dict form slice(array, start={axis: start}, length={axis: length})."
+        )
+    if isinstance(new_axis, Axis):
+        if length is not None and length != new_axis.size:
+            raise ValueError(
+                f"slice: length={length} disagrees with new_axis={new_axis}. Give one of them."
+            )
+        length = new_axis.size
+    rename = {} if new_axis is None else {axis: _name(new_axis)}
+    lengths = {} if length is None else {axis: length}
+    return _window(array, {axis: start}, lengths, rename, "slice")
+
+
+def _window(
+    a: NamedArray, starts: dict[Any, Any], lengths: dict[Any, Any], rename: dict[Any, str], op: str
+) -> NamedArray:
+    """One `lax.slice` (static starts) or `lax.dynamic_slice` (a traced start) on `a`."""
+    begin: list[Any] = [0] * a.ndim
+    sizes = [ax.size for ax in a.axes]
+    out = list(a.axes)
+    for key in {**starts, **lengths}:
+        p = _position(a.axes, key, op)
+        ax = a.axes[p]
+        start, length = starts.get(key, 0), lengths.get(key)
+        begin[p], sizes[p] = _checked_window(a, ax, start, length, op)
+        out[p] = Axis(rename.get(key, ax.name), sizes[p])
+    out_axes = tuple(out)
+    if rename:
+        check_unique_names(out_axes, op)
+    if builtins.all(isinstance(b, int) for b in begin):
+        limits = [b + s for b, s in zip(begin, sizes)]
+        return _wrap(lax.slice(a.array, begin, limits), out_axes)
+    return _wrap(lax.dynamic_slice(a.array, begin, sizes), out_axes)
+
+
+def _checked_window(a: NamedArray, ax: Axis, start: Any, length: Any, op: str) -> tuple[Any, int]:
+    n = ax.size
+    if length is not None:
+        try:
+            length = operator.index(length)
+        except TypeError:
+            raise TypeError(
+                f"{op}: the length for axis {ax.name!r} must be a static int (it fixes the "
+                f"result's shape), got {describe(length)}."
+            ) from None
+        if not 0 <= length <= n:
+            raise ValueError(
+                f"{op}: length {length} does not fit in axis {ax.name!r} of size {n} (array "
+                f"{format_axes(a.axes)})."
+            )
+    static = _static_int(start)
+    if static is None:
+        if not _is_int_scalar_array(start):
+            raise TypeError(
+                f"{op}: the start for axis {ax.name!r} must be an int or a 0-d integer array, "
+                f"got {describe(start)}."
+            )
+        if length is None:
+            raise TypeError(
+                f"{op}: the start for axis {ax.name!r} is traced, so the length cannot be "
+                "inferred; pass length= (or an Axis as new_axis)."
+            )
+        return start, length
+    if length is None:
+        length = n - static
+    if not (static >= 0 and static + length <= n):
+        raise ValueError(
+            f"{op}: a window of length {length} at start {static} does not fit in axis "
+            f"{ax.name!r} of size {n} (array {format_axes(a.axes)}). A static start must "
+            f"lie in 0 to {n - length}."
+        )
+    return static, length
+
+
+def updated_slice(
+    array: NamedArray, start: Mapping[AxisSelector, Any], update: NamedArray
+) -> NamedArray:
+    """Writes `update` into `array` at `start`, like `lax.dynamic_update_slice`, by name.
+
+    The update's axes must be axes of `array`, with sizes that fit from the start.
+    An axis of `array` that the update lacks is either written at the single position
+    `start` gives for it, or, if it has no start, covered whole (the update is
+    broadcast along it). Starts may be traced (the window is then clamped to fit).
+
+    Args:
+        array: The array to update.
+        start: `{axis: start}`; axes not named start at 0.
+        update: A NamedArray holding a subset of `array`'s axes.
+
+    Returns:
+        A NamedArray with the axes of `array`.
+
+    Raises:
+        ValueError: If the update has an axis `array` lacks, or a static window does not fit.
+        TypeError: If `update` is not a NamedArray.
+
+    Examples:
+        >>> cache = nx.zeros({"pos": 4, "embed": 2})
+        >>> new = named(jnp.array([1.0, 2.0]), "embed")
+        >>> nx.updated_slice(cache, {"pos": 2}, new).array
+        Array([[0., 0.],
+               [0., 0.],
+               [1., 2.],
+               [0., 0.]], dtype=float32)
+    """
+    op = "updated_slice"
+    if not isinstance(array, NamedArray):
+        raise TypeError(f"{op}: expected a NamedArray to update, got {describe(array)}.")
+    if not isinstance(update, NamedArray):
+        raise TypeError(
+            f"{op}: the update must be a NamedArray (its axes say where it goes), got "
+            f"{describe(update)}."
+        )
+    names = {ax.name for ax in array.axes}
+    extra = [ax for ax in update.axes if ax.name not in names]
+    if extra:
+        raise ValueError(
+            f"{op}: the update {format_axes(update.axes)} has axes {format_axes(extra)} that "
+            f"the array {format_axes(array.axes)} lacks."
+        )
+    starts: list[Any] = [0] * array.ndim
+    given = {_position(array.axes, key, op): value for key, value in start.items()}
+    update_sizes = update.shape
+    window = []
+    for p, ax in enumerate(array.axes):
+        size = update_sizes.get(ax.name, 1 if p in given else ax.size)
+        starts[p], _ = _checked_window(array, ax, given.get(p, 0), size, op)
+        window.append(Axis(ax.name, size))
+    values = align_array(update.array, update.axes, tuple(window))
+    shape = tuple(ax.size for ax in window)
+    if values.shape != shape:
+        values = jnp.broadcast_to(values, shape)
+    if values.dtype != array.dtype:
+        values = values.astype(array.dtype)
+    return _wrap(lax.dynamic_update_slice(array.array, values, starts), array.axes)

@@ -1,0 +1,341 @@
+"""Partition specs from axis names, and the device mesh they refer to.
+
+A NamedArray's `PartitionSpec` has one entry per axis, in the array's own order:
+the mesh axis (or tuple of mesh axes) its name maps to, or `None` (replicated).
+Specs are computed once per (axes, mapping, mesh shape) and cached, and checked on
+the way: every mesh axis must exist, partition an axis whose size it divides, and
+appear at most once per array.
+
+The mesh is the one passed as `mesh=`, else the one set with `jax.set_mesh`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import AbstractMesh, Mesh, NamedSharding, PartitionSpec
+
+from namedax.core._array import NamedArray, is_named_array
+from namedax.core._axes import Axis, AxisSelection, AxisSelector, axis_spec_to_tuple
+from namedax.core._errors import describe, format_axes, format_path
+from namedax.core._mapping import ResourceMapping, current_axis_mapping, physical_axis_name
+
+__all__ = [
+    "infer_resource_partitions",
+    "physical_axis_size",
+    "pspec_for",
+    "pspec_for_axis",
+    "round_axis_for_partitioning",
+]
+
+try:  # the concrete context mesh even under a trace (eager `grad` too); no public equivalent
+    from jax._src.mesh import get_concrete_mesh as _get_concrete_mesh
+except ImportError:  # pragma: no cover - a future JAX without it falls back to the public API
+    _get_concrete_mesh = None
+
+AnyMesh = Mesh | AbstractMesh
+
+_SPEC_CACHE: dict[tuple[Any, ...], PartitionSpec] = {}
+_NO_MESH_FIX = "pass mesh=..., or set one with `with jax.set_mesh(mesh):`"
+
+# --- the mesh -----------------------------------------------------------------------------
+
+
+def resolve_mesh(mesh: AnyMesh | None, op: str) -> AnyMesh | None:
+    """`mesh` if given, else the mesh set with `jax.set_mesh` (abstract inside `jit`), else None."""
+    if mesh is not None:
+        if not isinstance(mesh, (Mesh, AbstractMesh)):
+            raise TypeError(f"{op}: mesh must be a jax.sharding.Mesh, got {describe(mesh)}.")
+        return mesh
+    concrete = _concrete_mesh()
+    if concrete is not None and not concrete.empty:
+        return concrete
+    abstract = jax.sharding.get_abstract_mesh()
+    return None if abstract.empty else abstract
+
+
+def _concrete_mesh() -> Mesh | None:
+    """The mesh set with `jax.set_mesh`, also inside traces (`jax.sharding.get_mesh` refuses)."""
+    if _get_concrete_mesh is not None:
+        return _get_concrete_mesh()
+    try:
+        return jax.sharding.get_mesh()
+    except ValueError:  # inside a trace; the abstract mesh will do
+        return None
+
+
+def require_mesh(mesh: AnyMesh | None, op: str) -> AnyMesh:
+    """Like `resolve_mesh`, but raises a `ValueError` saying how to set one if there is none."""
+    found = resolve_mesh(mesh, op)
+    if found is None:
+        raise ValueError(f"{op}: no device mesh is set; {_NO_MESH_FIX}.")
+    return found
+
+
+def _format_mesh(sizes: Mapping[str, int]) -> str:
+    return format_axes(Axis(name, size) for name, size in sizes.items())
+
+
+# --- specs ---------------------------------------------------------------------------------
+
+
+def mapping_key(mapping: ResourceMapping, op: str) -> tuple[Any, ...]:
+    """The mapping as a hashable tuple of items, after checking its values."""
+    items = []
+    for name, value in mapping.items():
+        if isinstance(value, list):
+            value = tuple(value)
+        if not (
+            value is None
+            or isinstance(value, str)
+            or (isinstance(value, tuple) and all(isinstance(v, str) for v in value))
+        ):
+            raise TypeError(
+                f"{op}: the axis mapping sends {name!r} to {value!r}; each value must be a mesh "
+                "axis name, a tuple of mesh axis names, or None."
+            )
+        items.append((name, value))
+    return tuple(items)
+
+
+def _entry(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _compute_spec(
+    op: str,
+    axes: tuple[Axis, ...],
+    mapping: Mapping[str, Any],
+    mesh: AnyMesh | None,
+    check_sizes: bool,
+) -> PartitionSpec:
+    sizes = dict(mesh.shape) if mesh is not None else None
+    used: dict[str, Axis] = {}
+    entries: list[Any] = []
+    where = f"NamedArray{format_axes(axes)}"
+    for ax in axes:
+        phys = _entry(mapping.get(ax.name))
+        for m in phys:
+            if sizes is not None and m not in sizes:
+                raise ValueError(
+                    f"{op}: axis {ax.name!r} (size {ax.size}) of {where} is mapped to mesh axis "
+                    f"{m!r}, but the mesh has no such axis; its axes are "
+                    f"{_format_mesh(sizes)}. Map {ax.name!r} to one of those or None."
+                )
+            other = used.get(m)
+            if other is not None:
+                size = f" (size {sizes[m]})" if sizes is not None else ""
+                raise ValueError(
+                    f"{op}: axes {other.name!r} (size {other.size}) and {ax.name!r} (size "
+                    f"{ax.size}) of {where} are both mapped to mesh axis {m!r}{size}; a mesh axis "
+                    f"can partition only one axis of an array. Map one of them to None or to "
+                    "another mesh axis, e.g. with `axis_mapping({...}, merge=True)`."
+                )
+            used[m] = ax
+        if check_sizes and sizes is not None and phys:
+            parts = int(np.prod([sizes[m] for m in phys]))
+            if ax.size % parts:
+                over = " x ".join(f"{m!r} (size {sizes[m]})" for m in phys)
+                raise ValueError(
+                    f"{op}: axis {ax.name!r} (size {ax.size}) of {where} is mapped to mesh "
+                    f"axis {over}, but {ax.size} is not divisible by {parts}. Make the axis size "
+                    f"a multiple of {parts} (see round_axis_for_partitioning) or map "
+                    f"{ax.name!r} to a smaller mesh axis or None."
+                )
+        entries.append(None if not phys else phys[0] if len(phys) == 1 else phys)
+    return PartitionSpec(*entries)
+
+
+class SpecTarget:
+    """What one call partitions onto: the op name, the mapping and the mesh, with cache keys."""
+
+    __slots__ = ("check_sizes", "key", "mapping", "mesh", "op")
+
+    def __init__(
+        self, op: str, mapping: ResourceMapping, mesh: AnyMesh | None, check_sizes: bool = True
+    ):
+        self.op = op
+        self.mapping = mapping
+        self.mesh = mesh
+        self.check_sizes = check_sizes
+        mesh_key = None if mesh is None else tuple(mesh.shape.items())
+        self.key = (mapping_key(mapping, op), mesh_key, check_sizes)
+
+    def spec(self, axes: tuple[Axis, ...]) -> PartitionSpec:
+        """The spec of an array with these axes (cached); raises `ValueError` if invalid."""
+        key = (axes, self.key)
+        spec = _SPEC_CACHE.get(key)
+        if spec is None:
+            spec = _compute_spec(self.op, axes, self.mapping, self.mesh, self.check_sizes)
+            _SPEC_CACHE[key] = spec
+        return spec
+
+
+def leaf_specs(tree: Any, leaf_spec: Callable[[Any], Any]) -> tuple[list, list, Any]:
+    """`leaf_spec` of every leaf (NamedArrays are leaves), the leaves and the treedef.
+
+    A `ValueError` from `leaf_spec` is re-raised with the leaf's path appended.
+    """
+    leaves, treedef = jax.tree_util.tree_flatten(tree, is_leaf=is_named_array)
+    out = []
+    for i, leaf in enumerate(leaves):
+        try:
+            out.append(leaf_spec(leaf))
+        except ValueError as e:
+            path = jax.tree_util.tree_flatten_with_path(tree, is_leaf=is_named_array)[0][i][0]
+            raise ValueError(f"{e} (argument path: {format_path(path, 'tree')})") from None
+    return out, leaves, treedef
+
+
+def resolve_mapping(mapping: ResourceMapping | None) -> ResourceMapping | None:
+    return current_axis_mapping() if mapping is None else mapping
+
+
+def is_array(x: Any) -> bool:
+    """A concrete or traced array (what `shard` can place)."""
+    return isinstance(x, (jax.Array, np.ndarray))
+
+
+def is_array_like(x: Any) -> bool:
+    """An array or an abstract stand-in for one (what has a spec)."""
+    return isinstance(x, (jax.Array, np.ndarray, jax.ShapeDtypeStruct))
+
+
+def pspec_for(tree: Any, mapping: ResourceMapping | None = None) -> Any:
+    """The `PartitionSpec` of every array in a pytree, from axis names through the mapping.
+
+    A NamedArray gets one spec entry per axis, in its own axis order; a plain array
+    `PartitionSpec()` (replicated: it has no names to map); any other leaf `None`. If a
+    mesh is set (`jax.set_mesh`), the specs are checked against it.
+
+    Args:
+        tree: Any pytree; NamedArrays are treated as leaves.
+        mapping: `{logical_axis: mesh_axis}`; defaults to the current `axis_mapping`.
+
+    Returns:
+        A pytree of the same structure with `PartitionSpec`s (or `None`) as leaves.
+
+    Raises:
+        ValueError: If there is no mapping, or one array maps two axes to one mesh axis
+            (or, with a mesh, names a missing mesh axis or an indivisible size).
+
+    Examples:
+        >>> x = named(jnp.zeros((8, 4)), ("batch", "embed"))
+        >>> pspec_for({"x": x, "n": 3}, {"batch": "data"})
+        {'n': None, 'x': P('data', None)}
+    """
+    mapping = resolve_mapping(mapping)
+    if mapping is None:
+        raise ValueError(
+            "pspec_for: no axis mapping was given and none is in force; pass mapping=... or "
+            "call inside `with namedax.axis_mapping({...}):`."
+        )
+    target = SpecTarget("pspec_for", mapping, resolve_mesh(None, "pspec_for"))
+
+    def leaf_spec(x: Any) -> Any:
+        if isinstance(x, NamedArray):
+            return target.spec(x.axes) if is_array_like(x.array) else None
+        return PartitionSpec() if is_array_like(x) else None
+
+    specs, _, treedef = leaf_specs(tree, leaf_spec)
+    return jax.tree_util.tree_unflatten(treedef, specs)
+
+
+def infer_resource_partitions(
+    tree: Any, mapping: ResourceMapping | None = None, mesh: AnyMesh | None = None
+) -> Any:
+    """Like `pspec_for`, but `NamedSharding`s on the mesh (for `jax.jit`'s `in_shardings` etc.).
+
+    Examples:
+        >>> mesh = jax.make_mesh((8,), ("data",))
+        >>> x = named(jnp.zeros((8, 4)), ("batch", "embed"))
+        >>> infer_resource_partitions(x, {"batch": "data"}, mesh).spec
+        P('data', None)
+    """
+    mesh = require_mesh(mesh, "infer_resource_partitions")
+    mapping = resolve_mapping(mapping) or {}
+    target = SpecTarget("infer_resource_partitions", mapping, mesh)
+
+    def leaf_sharding(x: Any) -> Any:
+        if isinstance(x, NamedArray):
+            return NamedSharding(mesh, target.spec(x.axes)) if is_array_like(x.array) else None
+        return NamedSharding(mesh, PartitionSpec()) if is_array_like(x) else None
+
+    shardings, _, treedef = leaf_specs(tree, leaf_sharding)
+    return jax.tree_util.tree_unflatten(treedef, shardings)
+
+
+def pspec_for_axis(axis: AxisSelection, mapping: ResourceMapping | None = None) -> PartitionSpec:
+    """The `PartitionSpec` for an array with exactly these axes, in this order.
+
+    Examples:
+        >>> pspec_for_axis(("batch", "embed"), {"embed": "model"})
+        P(None, 'model')
+    """
+    mapping = resolve_mapping(mapping) or {}
+    names = [a.name if isinstance(a, Axis) else a for a in axis_spec_to_tuple(axis)]
+    return PartitionSpec(*(physical_axis_name(name, mapping) for name in names))
+
+
+# --- sizes ---------------------------------------------------------------------------------
+
+
+def physical_axis_size(
+    axis: AxisSelector, mapping: ResourceMapping | None = None, mesh: AnyMesh | None = None
+) -> int | None:
+    """How many shards a logical axis is split into: the product of its mesh axes' sizes.
+
+    Args:
+        axis: The logical axis, by `Axis` or name.
+        mapping: The mapping to consult; defaults to the current one.
+        mesh: The mesh; defaults to the one set with `jax.set_mesh`.
+
+    Returns:
+        The number of shards, or None if the axis is not mapped (replicated).
+
+    Raises:
+        ValueError: If no mesh is set or the axis maps to a mesh axis the mesh lacks.
+
+    Examples:
+        >>> mesh = jax.make_mesh((4, 2), ("data", "model"))
+        >>> physical_axis_size("batch", {"batch": ("data", "model")}, mesh)
+        8
+        >>> physical_axis_size("embed", {"batch": "data"}, mesh) is None
+        True
+    """
+    name = axis.name if isinstance(axis, Axis) else axis
+    phys = physical_axis_name(name, mapping)
+    if phys is None:
+        return None
+    mesh = require_mesh(mesh, "physical_axis_size")
+    sizes = dict(mesh.shape)
+    size = 1
+    for m in _entry(phys):
+        if m not in sizes:
+            raise ValueError(
+                f"physical_axis_size: axis {name!r} is mapped to mesh axis {m!r}, but the mesh has "
+                f"no such axis; its axes are {_format_mesh(sizes)}."
+            )
+        size *= sizes[m]
+    return size
+
+
+def round_axis_for_partitioning(
+    axis: Axis, mapping: ResourceMapping | None = None, mesh: AnyMesh | None = None
+) -> Axis:
+    """`axis` grown to the next multiple of its number of shards (unchanged if unmapped).
+
+    Examples:
+        >>> mesh = jax.make_mesh((8,), ("data",))
+        >>> round_axis_for_partitioning(Axis("vocab", 50), {"vocab": "data"}, mesh)
+        Axis(name='vocab', size=56)
+    """
+    parts = physical_axis_size(axis, mapping, mesh)
+    if parts is None:
+        return axis
+    return axis.resize(-(-axis.size // parts) * parts)

@@ -1,0 +1,4 @@
+"""Axis-aware transformations: vmap, nmap, scan/fold/map and rematerialisation.
+
+Built on `namedax.core`.
+"""

@@ -1,0 +1,292 @@
+"""Scans over a named axis: `scan`, `fold` and `map`.
+
+`scan(f, Layers)(init, *xs)` runs `f(carry, *x) -> (carry, y)` once per position of
+`Layers`, like `jax.lax.scan`, but the scanned axis is found by name:
+
+* a NamedArray that has the axis is scanned over it wherever it sits; inside `f`
+  it arrives without the axis;
+* a NamedArray without the axis is closed over: `f` sees it whole at every step;
+* a plain array is scanned over its first dimension if `is_scanned(leaf)` is true
+  (the default for arrays, as in Haliax) and closed over otherwise;
+* anything that is not an array (numbers, strings, functions) is closed over.
+
+Outputs `y` are stacked with the axis in front: a NamedArray output gains the axis
+as its first axis, a plain array gains a leading dimension, and non-array outputs
+are returned as they are. `fold` keeps only the carry, `map` has no carry.
+
+`remat=` chooses what the backward pass keeps (see `ScanCheckpointPolicy`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+
+from namedax.core._array import NamedArray, _wrap, is_named_array
+from namedax.core._axes import Axis, AxisSelector
+from namedax.core._errors import argument_paths, describe, describe_tree, format_axes, function_name
+from namedax.transforms._lifting import split_output, stack_output
+from namedax.transforms._remat import RematSpec, ScanCheckpointPolicy, run_scan
+
+__all__ = ["fold", "map", "scan"]
+
+
+def is_array_like(x: Any) -> bool:
+    """Whether `x` is an array (a NamedArray, a JAX array, or a NumPy array or scalar)."""
+    return isinstance(x, (NamedArray, jax.Array, np.ndarray, np.generic))
+
+
+def scan(
+    f: Callable[..., tuple[Any, Any]],
+    axis: AxisSelector,
+    *,
+    remat: RematSpec = False,
+    reverse: bool = False,
+    unroll: int | bool = 1,
+    is_scanned: bool | Callable[[Any], bool] = is_array_like,
+) -> Callable[..., tuple[Any, Any]]:
+    """Scans `f` over a named axis, like `jax.lax.scan` with the axis found by name.
+
+    Args:
+        f: `f(carry, *x, **kw) -> (carry, y)`. The carry must keep its structure and
+            axes from step to step.
+        axis: The axis to scan over: an `Axis`, or a name (its size then comes from
+            the scanned arguments).
+        remat: What the backward pass keeps: `False`/`"save_all"`, `True`/`"full"`,
+            `"nested"`, `"offload"`, or a `ScanCheckpointPolicy`.
+        reverse: Scan from the last position to the first (outputs keep their order).
+        unroll: Steps per loop iteration, as in `jax.lax.scan`.
+        is_scanned: For each array leaf of the scanned arguments, whether it is scanned
+            (a callable `leaf -> bool`, or a bool for all). A NamedArray is scanned
+            only if it also has the axis; a plain array is scanned over its first
+            dimension. The default scans every array.
+
+    Returns:
+        A function `(init, *xs, **kw) -> (carry, ys)`.
+
+    Raises:
+        ValueError: If the scanned arguments disagree on the axis length (the message
+            names each argument path and length), if a bare axis name is given and
+            nothing is scanned, or if the carry changes structure.
+
+    Examples:
+        >>> Layers = Axis("layers", 3)
+        >>> w = named(jnp.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), (Layers, "embed"))
+        >>> def step(total, w):
+        ...     return total + w.sum().scalar(), w.sum("embed")
+        >>> total, per_layer = nx.scan(step, Layers)(0.0, w)
+        >>> total
+        Array(21., dtype=float32)
+        >>> per_layer
+        NamedArray(f32{layers:3},
+        [ 3.  7. 11.])
+    """
+    policy = ScanCheckpointPolicy.from_remat(remat)
+    _check_selector(axis, "scan")
+    scanned_filter = _as_filter(is_scanned, "scan", "is_scanned")
+    name = axis.name if isinstance(axis, Axis) else axis
+
+    @functools.wraps(f)
+    def scanned(init: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=is_named_array)
+        plan = _plan(leaves, axis, scanned_filter, (args, kwargs))
+        out_axis = Axis(name, plan.length)
+        init_tree = jax.tree_util.tree_structure(init)
+        y_static: list[Any] = []
+
+        def step(carry: Any, x_leaves: list[Any]) -> tuple[Any, Any]:
+            full = list(leaves)
+            for i, x, inner in zip(plan.indices, x_leaves, plan.inner_axes):
+                full[i] = x if inner is None else _wrap(x, inner)
+            call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, full)
+            out = f(carry, *call_args, **call_kwargs)
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise TypeError(
+                    f"scan: {function_name(f)} must return a pair (carry, y), got {describe(out)}. "
+                    "Use namedax.fold for a function that returns only the carry."
+                )
+            new_carry, y = out
+            _check_carry(init, init_tree, new_carry, f)
+            dynamic, static = split_output(y)
+            y_static[:] = [static]
+            return new_carry, dynamic
+
+        carry, ys = run_scan(
+            step, init, plan.arrays, plan.length, policy=policy, reverse=reverse, unroll=unroll
+        )
+        return carry, stack_output(ys, y_static[0], (out_axis,), _output_clash)
+
+    return scanned
+
+
+def fold(
+    fn: Callable[..., Any],
+    axis: AxisSelector,
+    *,
+    remat: RematSpec = False,
+    reverse: bool = False,
+    unroll: int | bool = 1,
+    is_scanned: bool | Callable[[Any], bool] = is_array_like,
+) -> Callable[..., Any]:
+    """Folds `fn(carry, *x, **kw) -> carry` over a named axis, returning the final carry.
+
+    Arguments are split as in `scan`: leaves with the axis are scanned, the rest closed over.
+
+    Examples:
+        >>> Layers = Axis("layers", 4)
+        >>> x = named(jnp.arange(4.0), Layers)
+        >>> nx.fold(lambda total, x: total + x.scalar(), Layers)(0.0, x)
+        Array(6., dtype=float32)
+    """
+
+    def step(carry: Any, *args: Any, **kwargs: Any) -> tuple[Any, None]:
+        return fn(carry, *args, **kwargs), None
+
+    functools.update_wrapper(step, fn)
+    run = scan(step, axis, remat=remat, reverse=reverse, unroll=unroll, is_scanned=is_scanned)
+
+    @functools.wraps(fn)
+    def folded(init: Any, *args: Any, **kwargs: Any) -> Any:
+        return run(init, *args, **kwargs)[0]
+
+    return folded
+
+
+def map(  # the Haliax name
+    fn: Callable[..., Any],
+    axis: AxisSelector,
+    *,
+    remat: RematSpec = False,
+    reverse: bool = False,
+    unroll: int | bool = 1,
+    is_mapped: bool | Callable[[Any], bool] = is_array_like,
+) -> Callable[..., Any]:
+    """Applies `fn(*x, **kw) -> y` at each position of a named axis, sequentially.
+
+    Like `jax.lax.map`: one step at a time (memory of one step), outputs stacked with the
+    axis in front. Arguments are split as in `scan` (`is_mapped` plays `is_scanned`'s role).
+
+    Examples:
+        >>> Layers = Axis("layers", 3)
+        >>> x = named(jnp.arange(6.0).reshape(2, 3), ("embed", Layers))
+        >>> nx.map(lambda x: x.sum(), Layers)(x).array
+        Array([3., 5., 7.], dtype=float32)
+    """
+
+    def step(carry: None, *args: Any, **kwargs: Any) -> tuple[None, Any]:
+        return None, fn(*args, **kwargs)
+
+    functools.update_wrapper(step, fn)
+    run = scan(step, axis, remat=remat, reverse=reverse, unroll=unroll, is_scanned=is_mapped)
+
+    @functools.wraps(fn)
+    def mapped(*args: Any, **kwargs: Any) -> Any:
+        return run(None, *args, **kwargs)[1]
+
+    return mapped
+
+
+# --- planning: which leaves are scanned ----------------------------------------------------
+
+
+class _Plan:
+    __slots__ = ("arrays", "indices", "inner_axes", "length")
+
+    def __init__(self, arrays, indices, inner_axes, length):
+        self.arrays = arrays
+        self.indices = indices
+        self.inner_axes = inner_axes
+        self.length = length
+
+
+def _plan(leaves: list[Any], axis: AxisSelector, scanned: Callable, tree: Any) -> _Plan:
+    name = axis.name if isinstance(axis, Axis) else axis
+    arrays, indices, inner_axes, lengths = [], [], [], []
+    for i, leaf in enumerate(leaves):
+        if isinstance(leaf, NamedArray):
+            names = leaf.axis_names
+            if name not in names or not scanned(leaf):
+                continue
+            pos = names.index(name)
+            array = leaf.array if pos == 0 else jax.numpy.moveaxis(leaf.array, pos, 0)
+            arrays.append(array)
+            inner_axes.append(leaf.axes[:pos] + leaf.axes[pos + 1 :])
+            lengths.append(leaf.axes[pos].size)
+        elif is_array_like(leaf) and scanned(leaf):
+            if np.ndim(leaf) == 0:
+                raise ValueError(
+                    f"scan: {argument_paths(tree)[i]} is a 0-d array, so it cannot be scanned over "
+                    f"axis {name!r}. Close over it, or pass is_scanned= to leave it unscanned."
+                )
+            arrays.append(leaf)
+            inner_axes.append(None)
+            lengths.append(np.shape(leaf)[0])
+        else:
+            continue
+        indices.append(i)
+    length = _common_length(axis, lengths, indices, tree)
+    return _Plan(arrays, indices, inner_axes, length)
+
+
+def _common_length(axis: AxisSelector, lengths: list[int], indices: list[int], tree: Any) -> int:
+    expected = axis.size if isinstance(axis, Axis) else None
+    found = set(lengths)
+    if expected is not None:
+        found.add(expected)
+    if len(found) == 1:
+        return found.pop()
+    name = axis.name if isinstance(axis, Axis) else axis
+    if not found:
+        raise ValueError(
+            f"scan: no argument has axis {name!r} to scan over, so its length is unknown. "
+            f"Pass Axis({name!r}, size) instead of the bare name."
+        )
+    paths = argument_paths(tree)
+    listing = "; ".join(f"{paths[i]} has length {n}" for i, n in zip(indices, lengths, strict=True))
+    given = f" The axis was given as {axis}." if expected is not None else ""
+    raise ValueError(
+        f"scan: the scanned arguments disagree on the length of axis {name!r}: {listing}.{given} "
+        "Every scanned argument must have the same length along the axis; slice or pad the "
+        "odd one out, or close over it (is_scanned=...)."
+    )
+
+
+# --- checks and messages -------------------------------------------------------------------
+
+
+def _check_selector(axis: Any, op: str) -> None:
+    if not isinstance(axis, (Axis, str)):
+        raise TypeError(
+            f"{op}: axis must be one Axis or an axis name, got {describe(axis)}. To scan over "
+            "several axes, nest the scans."
+        )
+
+
+def _as_filter(spec: bool | Callable[[Any], bool], op: str, arg: str) -> Callable[[Any], bool]:
+    if isinstance(spec, bool):
+        return (lambda _: True) if spec else (lambda _: False)
+    if not callable(spec):
+        raise TypeError(f"{op}: {arg} must be a bool or a callable leaf -> bool, got {spec!r}.")
+    return spec
+
+
+def _output_clash(axes: tuple[Axis, ...], name: str) -> str:
+    return (
+        f"scan: an output NamedArray{format_axes(axes)} already has axis {name!r}, so the "
+        "stacked output cannot add it. Rename the output's axis (namedax.rename) or reduce it "
+        "before returning."
+    )
+
+
+def _check_carry(init: Any, init_tree: Any, carry: Any, f: Callable) -> None:
+    if jax.tree_util.tree_structure(carry) != init_tree:
+        raise ValueError(
+            f"scan: {function_name(f)} returned a carry {describe_tree(carry)} that differs from "
+            f"the initial carry {describe_tree(init)}. The carry must keep its structure and the "
+            "axes of its NamedArrays (in the same order) from step to step; use "
+            "namedax.rearrange to restore the order."
+        )
