@@ -87,3 +87,15 @@ def _call_method(method: str | Callable[..., Any]) -> Callable[..., Any]:
     if callable(method):
         return method
     return lambda block, *args, **kwargs: getattr(block, method)(*args, **kwargs)
+
+
+def _flatten(tree: Any) -> list[tuple[str, Any]]:
+    """`(path, leaf)` pairs with NamedArrays as leaves; paths as `jax.tree_util.keystr`."""
+    flat, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=is_named_array)
+    return [(jax.tree_util.keystr(path), leaf) for path, leaf in flat]
+
+
+def _dotted(path: str) -> str:
+    """`.attn.q_proj[0].weight` -> `attn.q_proj.0.weight` (also `['k']` -> `k`)."""
+    out = path.replace("[", ".").replace("]", "").replace("'", "").replace('"', "")
+    return out.lstrip(".")

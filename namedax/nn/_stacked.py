@@ -35,19 +35,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from namedax.core._array import NamedArray, _short_dtype, _wrap, is_named_array
+from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._axes import Axis, sized_axes
 from namedax.core._errors import describe, format_axes
-from namedax.core._mapping import ResourceMapping, physical_axis_name
+from namedax.core._mapping import ResourceMapping
 from namedax.transforms._remat import RematSpec, ScanCheckpointPolicy
 from namedax.transforms._scan import fold as _fold, scan as _scan
 from namedax.transforms._vmap import vmap as _vmap
 
+from ._explain import explain_stack
 from ._layer_calls import (
     LayerSequence,
     _call_method,
     _check_fold_result,
     _check_scan_result,
+    _dotted,
+    _flatten,
     _is_array,
     _slice_args,
     _slice_layer,
@@ -68,18 +71,6 @@ fields. A callable `block -> node or tuple of nodes`, like `equinox.tree_at`'s
 
 
 # --- leaves and paths ----------------------------------------------------------------------
-
-
-def _flatten(tree: Any) -> list[tuple[str, Any]]:
-    """`(path, leaf)` pairs with NamedArrays as leaves; paths as `jax.tree_util.keystr`."""
-    flat, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=is_named_array)
-    return [(jax.tree_util.keystr(path), leaf) for path, leaf in flat]
-
-
-def _dotted(path: str) -> str:
-    """`.attn.q_proj[0].weight` -> `attn.q_proj.0.weight` (also `['k']` -> `k`)."""
-    out = path.replace("[", ".").replace("]", "").replace("'", "").replace('"', "")
-    return out.lstrip(".")
 
 
 def _block_name(block: Any) -> str:
@@ -478,35 +469,7 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
               .weight  per-layer  {layers:2, embed:4}  f32    {layers:-, embed:-}
               .bias    shared     {embed:4}           f32    {embed:-}
         """
-        rows, counts = [], {"per-layer": [0, 0], "shared": [0, 0]}
-        for path, leaf in _flatten(self.stacked):
-            if not _is_array(leaf):
-                continue
-            kind = "per-layer" if self._is_per_layer(path, leaf) else "shared"
-            counts[kind][0] += 1
-            counts[kind][1] += int(
-                np.prod(np.shape(leaf.array if isinstance(leaf, NamedArray) else leaf))
-            )
-            rows.append(
-                (
-                    path,
-                    kind,
-                    *_describe_leaf(leaf, self.Layers, path in self.per_layer_arrays, mapping),
-                )
-            )
-        (n_per, v_per), (n_shared, v_shared) = counts["per-layer"], counts["shared"]
-        head = (
-            f"Stacked {type(self.stacked).__name__} over {self.Layers}: "
-            f"{n_per} per-layer {_leaves(n_per)} ({v_per} values), "
-            f"{n_shared} shared {_leaves(n_shared)} ({v_shared} values)"
-        )
-        table = [("leaf", "kind", "named shape", "dtype", "mesh"), *rows]
-        widths = [max(len(r[c]) for r in table) for c in range(4)]
-        lines = [head]
-        for r in table:
-            cells = [r[c].ljust(widths[c]) for c in range(4)] + [r[4]]
-            lines.append("  " + "  ".join(cells).rstrip())
-        return "\n".join(lines)
+        return explain_stack(self, mapping)
 
     # --- tree utilities --------------------------------------------------------------------
 
@@ -532,30 +495,3 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
 def _keys_only(per_keys: Any) -> Callable[[Any], int | None]:
     """A vmap `default` that maps the per-layer keys and leaves every other plain array whole."""
     return lambda leaf: 0 if leaf is per_keys else None
-
-
-def _describe_leaf(
-    leaf: Any, Layers: Axis, plain_per_layer: bool, mapping: ResourceMapping | None
-) -> tuple[str, str, str]:
-    """(named shape, dtype, mesh placement) of one leaf for `Stacked.explain`."""
-    if isinstance(leaf, NamedArray):
-        mesh = ", ".join(
-            f"{a.name}:{_mesh_name(physical_axis_name(a, mapping))}" for a in leaf.axes
-        )
-        return format_axes(leaf.axes), _short_dtype(leaf.dtype), "{" + mesh + "}"
-    dims = [str(d) for d in np.shape(leaf)]
-    if plain_per_layer:
-        dims[0] = f"{Layers.name}:{dims[0]}"
-    return "[" + ", ".join(dims) + "]", _short_dtype(leaf.dtype), "-"
-
-
-def _leaves(n: int) -> str:
-    return "leaf" if n == 1 else "leaves"
-
-
-def _mesh_name(resource: Any) -> str:
-    if resource is None:
-        return "-"
-    if isinstance(resource, tuple):
-        return "(" + ",".join(resource) + ")"
-    return str(resource)
