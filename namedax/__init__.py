@@ -14,6 +14,7 @@ Examples:
     {'batch': 2, 'embed': 3}
 """
 
+from namedax.compat._haliax import install_as_haliax as install_as_haliax
 from namedax.core._array import (
     NamedArray as NamedArray,
     is_named_array as is_named_array,

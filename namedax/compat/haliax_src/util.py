@@ -1,0 +1,1 @@
+"""`haliax._src.util` under `install_as_haliax()`."""

@@ -1,0 +1,1 @@
+"""`haliax.wrap` under `install_as_haliax()`."""

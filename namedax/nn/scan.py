@@ -1,0 +1,13 @@
+"""Layer stacks: `Stacked` (one scanned copy per layer) and `BlockSeq` (unrolled), and their
+checkpoint policy. This is also `haliax.nn.scan` under `install_as_haliax()`.
+
+Examples:
+    >>> from namedax.nn.scan import Stacked
+    >>> Stacked is nx.nn.Stacked
+    True
+"""
+
+from namedax.transforms._remat import ScanCheckpointPolicy as ScanCheckpointPolicy
+
+from ._blockseq import BlockSeq as BlockSeq
+from ._stacked import Stacked as Stacked
