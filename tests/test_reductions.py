@@ -162,10 +162,11 @@ def test_signatures_are_documented():
     import inspect
 
     assert str(inspect.signature(nx.sum)) == (
-        "(array: 'NamedArray', axis: 'AxisSelection' = None, *, where=None, dtype=None, "
-        "initial=None) -> 'NamedArray'"
+        "(array: 'NamedArray', axis: 'AxisSelection | None' = None, *, "
+        "where: 'NamedArray | bool | None' = None, dtype: 'DTypeLike | None' = None, "
+        "initial: 'ArrayLike | None' = None) -> 'NamedArray'"
     )
-    assert "ddof=0" in str(inspect.signature(nx.std))
+    assert "ddof: 'int' = 0" in str(inspect.signature(nx.std))
     assert str(inspect.signature(nx.cumsum)).startswith("(array: 'NamedArray', axis: 'AxisSel")
     for entry in [*REDUCTIONS.values(), *AXISWISE.values()]:
         assert (entry.named.__doc__ or "").startswith("Named version of `jax.numpy.")

@@ -19,13 +19,16 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import AxisSelector, replace_axis, resolve_axis
 from namedax.core._errors import describe, format_axes
+from namedax.core._signatures import Elementwise
 from namedax.ops._elementwise import elementwise
 
 __all__: list[str] = []  # re-exported by namedax/nn/__init__.py
@@ -34,14 +37,17 @@ ACTIVATIONS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {}
 """Maps each activation's name to `(named function, jax.nn reference)`."""
 
 
-def _activation(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+P = ParamSpec("P")
+
+
+def _activation(name: str, fn: Callable[Concatenate[Any, P], jax.Array]) -> Elementwise[P]:
     activation = elementwise(name, fn, f"jax.nn.{fn.__name__}")
     ACTIVATIONS[name] = (activation, fn)
     return activation
 
 
-def _quick_gelu(x: Any) -> Any:
-    return x * jax.nn.sigmoid(1.702 * x)
+def _quick_gelu(x: ArrayLike) -> jax.Array:
+    return jnp.multiply(x, jax.nn.sigmoid(jnp.multiply(1.702, x)))
 
 
 _quick_gelu.__name__ = "quick_gelu"

@@ -22,13 +22,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, overload
 
+import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.typing import ArrayLike
 
 from namedax.core._array import NamedArray, _wrap
 from namedax.core._broadcast import align_operands, same_axes
+from namedax.core._signatures import (
+    Binary,
+    BinaryPair,
+    Elementwise,
+    ElementwisePair,
+    signature_like,
+)
 
 __all__: list[str] = []  # the public names are re-exported by namedax/__init__.py
 
@@ -52,6 +61,8 @@ class OpEntry:
 UNARY: dict[str, OpEntry] = {}
 BINARY: dict[str, OpEntry] = {}
 
+P = ParamSpec("P")
+
 
 def _wrap_outputs(out: Any, axes: tuple) -> Any:
     if type(out) is tuple:  # frexp, modf, divmod
@@ -59,18 +70,28 @@ def _wrap_outputs(out: Any, axes: tuple) -> Any:
     return _wrap(out, axes)
 
 
-def elementwise(name: str, fn: Callable[..., Any], reference: str) -> Callable[..., Any]:
+@overload
+def elementwise(
+    name: str, fn: Callable[Concatenate[Any, P], tuple[jax.Array, jax.Array]], reference: str
+) -> ElementwisePair[P]: ...
+@overload
+def elementwise(
+    name: str, fn: Callable[Concatenate[Any, P], jax.Array], reference: str
+) -> Elementwise[P]: ...
+def elementwise(name: str, fn: Callable[..., Any], reference: str) -> Any:
     """The named version of the positional elementwise `fn`, documented as `reference`.
 
-    It keeps the axes of its NamedArray argument and passes plain arrays through.
+    It keeps the axes of its NamedArray argument and passes plain arrays through. Its
+    parameters after the first are `fn`'s, for type checkers and for `help()`.
     """
 
-    def op(x: Any, *args: Any, **kwargs: Any) -> Any:
+    def op(x: Any, /, *args: Any, **kwargs: Any) -> Any:
         if type(x) is NamedArray:
             return _wrap_outputs(fn(x.array, *args, **kwargs), x.axes)
         return fn(x, *args, **kwargs)
 
     op.__name__ = op.__qualname__ = name
+    op.__signature__ = signature_like(fn)  # type: ignore[attr-defined]
     op.__doc__ = (
         f"Named version of `{reference}`, applied elementwise; the axes are kept.\n\n"
         "Args:\n"
@@ -83,14 +104,28 @@ def elementwise(name: str, fn: Callable[..., Any], reference: str) -> Callable[.
     return op
 
 
-def _unary(name: str, fn: Callable[..., Any], domain: str = "real") -> Callable[..., Any]:
+@overload
+def _unary(
+    name: str, fn: Callable[Concatenate[Any, P], tuple[jax.Array, jax.Array]], domain: str = ...
+) -> ElementwisePair[P]: ...
+@overload
+def _unary(
+    name: str, fn: Callable[Concatenate[Any, P], jax.Array], domain: str = ...
+) -> Elementwise[P]: ...
+def _unary(name: str, fn: Callable[..., Any], domain: str = "real") -> Any:
     op = elementwise(name, fn, _qualified(fn))
     UNARY[name] = OpEntry(op, fn, domain)
     return op
 
 
-def _binary(name: str, fn: Callable[..., Any], domain: str = "real") -> Callable[..., Any]:
-    def op(x1: Any, x2: Any, /) -> Any:
+@overload
+def _binary(
+    name: str, fn: Callable[[Any, Any], tuple[jax.Array, jax.Array]], domain: str = ...
+) -> BinaryPair: ...
+@overload
+def _binary(name: str, fn: Callable[[Any, Any], jax.Array], domain: str = ...) -> Binary: ...
+def _binary(name: str, fn: Callable[..., Any], domain: str = "real") -> Any:
+    def op(x1: NamedArray | ArrayLike, x2: NamedArray | ArrayLike, /) -> NamedArray | jax.Array:
         axes = same_axes(x1, x2)  # the fast path: nothing to align
         if axes is not None:
             a1 = x1.array if type(x1) is NamedArray else x1

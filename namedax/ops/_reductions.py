@@ -42,18 +42,20 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec
 
 import jax.numpy as jnp
+from jax.typing import ArrayLike, DTypeLike
 
 from namedax.core._array import NamedArray, _wrap
-from namedax.core._axes import Axis, AxisSelection, axis_spec_to_tuple, resolve_axis
+from namedax.core._axes import Axis, AxisSelection, AxisSelector, axis_spec_to_tuple, resolve_axis
 from namedax.core._broadcast import align_array, is_scalar_like, pair_result_axes
 from namedax.core._errors import describe, format_axes
 
 __all__: list[str] = []  # the public names are re-exported by namedax/__init__.py
 
 Plan = tuple[Any, tuple[Axis, ...]]  # (positional axis argument, result axes)
+P = ParamSpec("P")
 
 _MANY: dict[tuple[tuple[Axis, ...], Any], Plan] = {}  # reductions over any number of axes
 _ONE: dict[tuple[tuple[Axis, ...], Any], Plan] = {}  # functions of exactly one axis
@@ -221,17 +223,88 @@ def _check_where_axes(op: str, array: NamedArray, where: NamedArray) -> None:
     pair_result_axes(op, array.axes, where.axes, ("the array", "the where= mask"))
 
 
+# --- signatures: each factory call takes its parameters from one of these templates ----------
+# The built function gets the template's static type (for type checkers) and its
+# `inspect.signature` (for `help()`); its keyword-only parameters are the keywords it accepts.
+# The defaults are `jax.numpy`'s (the tests check them).
+
+
+def _sum_like(
+    array: NamedArray,
+    axis: AxisSelection | None = None,
+    *,
+    where: NamedArray | bool | None = None,
+    dtype: DTypeLike | None = None,
+    initial: ArrayLike | None = None,
+) -> NamedArray: ...
+
+
+def _mean_like(
+    array: NamedArray,
+    axis: AxisSelection | None = None,
+    *,
+    where: NamedArray | bool | None = None,
+    dtype: DTypeLike | None = None,
+) -> NamedArray: ...
+
+
+def _max_like(
+    array: NamedArray,
+    axis: AxisSelection | None = None,
+    *,
+    where: NamedArray | bool | None = None,
+    initial: ArrayLike | None = None,
+) -> NamedArray: ...
+
+
+def _all_like(
+    array: NamedArray, axis: AxisSelection | None = None, *, where: NamedArray | bool | None = None
+) -> NamedArray: ...
+
+
+def _std_like(
+    array: NamedArray,
+    axis: AxisSelection | None = None,
+    *,
+    where: NamedArray | bool | None = None,
+    dtype: DTypeLike | None = None,
+    ddof: int = 0,
+) -> NamedArray: ...
+
+
+def _ptp_like(array: NamedArray, axis: AxisSelection | None = None) -> NamedArray: ...
+
+
+def _argmax_like(array: NamedArray, axis: AxisSelector | None = None) -> NamedArray: ...
+
+
+def _cumsum_like(
+    array: NamedArray, axis: AxisSelector, *, dtype: DTypeLike | None = None
+) -> NamedArray: ...
+
+
+def _sort_like(
+    array: NamedArray, axis: AxisSelector, *, stable: bool = True, descending: bool = False
+) -> NamedArray: ...
+
+
+def _keywords(like: Callable[..., Any]) -> tuple[str, ...]:
+    params = inspect.signature(like).parameters.values()
+    return tuple(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
 # --- factories --------------------------------------------------------------------------------
 
 
 def _reduction(
     name: str,
     fn: Callable[..., Any],
-    keywords: tuple[str, ...] = ("where",),
+    like: Callable[P, NamedArray],
     domain: str = "real",
     *,
     one_axis: bool = False,
-) -> Callable[..., Any]:
+) -> Callable[P, NamedArray]:
+    keywords = _keywords(like)
     allowed = frozenset(keywords)
     cache, plan = (_ONE, _plan_one) if one_axis else (_MANY, _plan_many)
 
@@ -246,14 +319,15 @@ def _reduction(
             kwargs = _check_keywords(name, array, kwargs, allowed)
         return _wrap(fn(array.array, positions, **kwargs), out_axes)
 
-    _document(op, name, fn, keywords, one_axis=one_axis, keeps_axes=False)
+    _document(op, name, fn, like, one_axis=one_axis, keeps_axes=False)
     REDUCTIONS[name] = ReductionEntry(op, fn, keywords, domain, one_axis)
-    return op
+    return op  # type: ignore[return-value]  # typed by `like`, whose signature it gets
 
 
 def _axiswise(
-    name: str, fn: Callable[..., Any], keywords: tuple[str, ...] = (), domain: str = "real"
-) -> Callable[..., Any]:
+    name: str, fn: Callable[..., Any], like: Callable[P, NamedArray], domain: str = "real"
+) -> Callable[P, NamedArray]:
+    keywords = _keywords(like)
     allowed = frozenset(keywords)
 
     def op(array: NamedArray, axis: AxisSelection, **kwargs: Any) -> NamedArray:
@@ -272,9 +346,9 @@ def _axiswise(
             kwargs = _check_keywords(name, array, kwargs, allowed)
         return _wrap(fn(array.array, position, **kwargs), array.axes)
 
-    _document(op, name, fn, keywords, one_axis=True, keeps_axes=True)
+    _document(op, name, fn, like, one_axis=True, keeps_axes=True)
     AXISWISE[name] = ReductionEntry(op, fn, keywords, domain, True)
-    return op
+    return op  # type: ignore[return-value]  # typed by `like`, whose signature it gets
 
 
 _KEYWORD_DOCS = {
@@ -292,11 +366,12 @@ def _document(
     op: Callable[..., Any],
     name: str,
     fn: Callable[..., Any],
-    keywords: tuple[str, ...],
+    like: Callable[..., Any],
     *,
     one_axis: bool,
     keeps_axes: bool,
 ) -> None:
+    keywords = _keywords(like)
     reference = f"jax.numpy.{fn.__name__}"
     if keeps_axes:
         summary = f"Named version of `{reference}` along one axis; every axis is kept."
@@ -327,62 +402,37 @@ def _document(
         f"{', or a where= mask has an axis the array lacks' if 'where' in keywords else ''}.\n"
         "    TypeError: If `array` is not a NamedArray or a keyword is not supported.\n"
     )
-    ref_params = inspect.signature(fn).parameters
-    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    params = [
-        inspect.Parameter("array", positional, annotation="NamedArray"),
-        inspect.Parameter(
-            "axis",
-            positional,
-            default=inspect.Parameter.empty if keeps_axes else None,
-            annotation="AxisSelection" if not one_axis else "AxisSelector",
-        ),
-    ]
-    params += [
-        inspect.Parameter(
-            k,
-            inspect.Parameter.KEYWORD_ONLY,
-            default=ref_params[k].default if k in ref_params else None,
-        )
-        for k in keywords
-    ]
-    op.__signature__ = inspect.Signature(params, return_annotation="NamedArray")  # type: ignore[attr-defined]
+    op.__signature__ = inspect.signature(like)  # type: ignore[attr-defined]
 
-
-_W = ("where",)
-_WD = ("where", "dtype")
-_WDI = ("where", "dtype", "initial")
-_WI = ("where", "initial")
-_WDD = ("where", "dtype", "ddof")
 
 # --- reductions -------------------------------------------------------------------------------
-sum = _reduction("sum", jnp.sum, _WDI)
-mean = _reduction("mean", jnp.mean, _WD)
-prod = _reduction("prod", jnp.prod, _WDI)
-product = _reduction("product", jnp.prod, _WDI)
-max = _reduction("max", jnp.max, _WI)
-amax = _reduction("amax", jnp.amax, _WI)
-min = _reduction("min", jnp.min, _WI)
-amin = _reduction("amin", jnp.amin, _WI)
-any = _reduction("any", jnp.any, _W, "bool")
-all = _reduction("all", jnp.all, _W, "bool")
-std = _reduction("std", jnp.std, _WDD)
-var = _reduction("var", jnp.var, _WDD)
-ptp = _reduction("ptp", jnp.ptp, ())
-nansum = _reduction("nansum", jnp.nansum, _WDI, "nan")
-nanmean = _reduction("nanmean", jnp.nanmean, _WD, "nan")
-nanprod = _reduction("nanprod", jnp.nanprod, _WDI, "nan")
-nanmax = _reduction("nanmax", jnp.nanmax, _WI, "nan")
-nanmin = _reduction("nanmin", jnp.nanmin, _WI, "nan")
-nanstd = _reduction("nanstd", jnp.nanstd, _WDD, "nan")
-nanvar = _reduction("nanvar", jnp.nanvar, _WDD, "nan")
-argmax = _reduction("argmax", jnp.argmax, (), one_axis=True)
-argmin = _reduction("argmin", jnp.argmin, (), one_axis=True)
+sum = _reduction("sum", jnp.sum, _sum_like)
+mean = _reduction("mean", jnp.mean, _mean_like)
+prod = _reduction("prod", jnp.prod, _sum_like)
+product = _reduction("product", jnp.prod, _sum_like)
+max = _reduction("max", jnp.max, _max_like)
+amax = _reduction("amax", jnp.amax, _max_like)
+min = _reduction("min", jnp.min, _max_like)
+amin = _reduction("amin", jnp.amin, _max_like)
+any = _reduction("any", jnp.any, _all_like, "bool")
+all = _reduction("all", jnp.all, _all_like, "bool")
+std = _reduction("std", jnp.std, _std_like)
+var = _reduction("var", jnp.var, _std_like)
+ptp = _reduction("ptp", jnp.ptp, _ptp_like)
+nansum = _reduction("nansum", jnp.nansum, _sum_like, "nan")
+nanmean = _reduction("nanmean", jnp.nanmean, _mean_like, "nan")
+nanprod = _reduction("nanprod", jnp.nanprod, _sum_like, "nan")
+nanmax = _reduction("nanmax", jnp.nanmax, _max_like, "nan")
+nanmin = _reduction("nanmin", jnp.nanmin, _max_like, "nan")
+nanstd = _reduction("nanstd", jnp.nanstd, _std_like, "nan")
+nanvar = _reduction("nanvar", jnp.nanvar, _std_like, "nan")
+argmax = _reduction("argmax", jnp.argmax, _argmax_like, one_axis=True)
+argmin = _reduction("argmin", jnp.argmin, _argmax_like, one_axis=True)
 
 # --- axis-wise --------------------------------------------------------------------------------
-cumsum = _axiswise("cumsum", jnp.cumsum, ("dtype",))
-cumprod = _axiswise("cumprod", jnp.cumprod, ("dtype",))
-nancumsum = _axiswise("nancumsum", jnp.nancumsum, ("dtype",), "nan")
-nancumprod = _axiswise("nancumprod", jnp.nancumprod, ("dtype",), "nan")
-sort = _axiswise("sort", jnp.sort, ("stable", "descending"))
-argsort = _axiswise("argsort", jnp.argsort, ("stable", "descending"))
+cumsum = _axiswise("cumsum", jnp.cumsum, _cumsum_like)
+cumprod = _axiswise("cumprod", jnp.cumprod, _cumsum_like)
+nancumsum = _axiswise("nancumsum", jnp.nancumsum, _cumsum_like, "nan")
+nancumprod = _axiswise("nancumprod", jnp.nancumprod, _cumsum_like, "nan")
+sort = _axiswise("sort", jnp.sort, _sort_like)
+argsort = _axiswise("argsort", jnp.argsort, _sort_like)
