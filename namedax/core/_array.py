@@ -282,53 +282,48 @@ class NamedArray:
     __neg__: Callable[[], NamedArray]
     __pos__: Callable[[], NamedArray]
     __invert__: Callable[[], NamedArray]
-    __getitem__: Callable[..., Any]
+    if TYPE_CHECKING:  # the methods are the very functions namedax.ops._methods binds
+        from namedax.core._broadcast import broadcast_axis, broadcast_to
+        from namedax.core._typing import matches_axes
+        from namedax.ops._dot import dot
+        from namedax.ops._elementwise import conj, conjugate, copy, imag, real, round
+        from namedax.ops._indexing import _At, _getitem as __getitem__, slice, take, updated_slice
+        from namedax.ops._rearrange import rearrange
+        from namedax.ops._reductions import (
+            all,
+            any,
+            argmax,
+            argmin,
+            argsort,
+            cumprod,
+            cumsum,
+            max,
+            mean,
+            min,
+            prod,
+            product,
+            ptp,
+            sort,
+            std,
+            sum,
+            var,
+        )
+        from namedax.ops._shape import (
+            flatten,
+            flatten_axes,
+            ravel,
+            rename,
+            split,
+            unbind,
+            unflatten_axis,
+        )
+        from namedax.ops._structural import trace
+        from namedax.ops._where import clip
 
-    if TYPE_CHECKING:  # builtins.abs checks a protocol, which needs a method declaration
+        def __abs__(self) -> NamedArray: ...  # builtins.abs checks a protocol: declare it
 
-        def __abs__(self) -> NamedArray: ...
-
-    at: Any
-    # methods: every entry of namedax.ops._methods.METHODS
-    all: Callable[..., NamedArray]
-    any: Callable[..., NamedArray]
-    argmax: Callable[..., NamedArray]
-    argmin: Callable[..., NamedArray]
-    argsort: Callable[..., NamedArray]
-    broadcast_axis: Callable[..., NamedArray]
-    broadcast_to: Callable[..., NamedArray]
-    clip: Callable[..., NamedArray]
-    conj: Callable[..., NamedArray]
-    conjugate: Callable[..., NamedArray]
-    cumprod: Callable[..., NamedArray]
-    cumsum: Callable[..., NamedArray]
-    dot: Callable[..., NamedArray]
-    flatten: Callable[..., NamedArray]
-    flatten_axes: Callable[..., NamedArray]
-    imag: Callable[..., NamedArray]
-    matches_axes: Callable[..., bool]
-    max: Callable[..., NamedArray]
-    mean: Callable[..., NamedArray]
-    min: Callable[..., NamedArray]
-    prod: Callable[..., NamedArray]
-    product: Callable[..., NamedArray]
-    ptp: Callable[..., NamedArray]
-    ravel: Callable[..., NamedArray]
-    real: Callable[..., NamedArray]
-    rearrange: Callable[..., NamedArray]
-    rename: Callable[..., NamedArray]
-    round: Callable[..., NamedArray]
-    slice: Callable[..., NamedArray]
-    sort: Callable[..., NamedArray]
-    split: Callable[..., list[NamedArray]]
-    std: Callable[..., NamedArray]
-    sum: Callable[..., NamedArray]
-    take: Callable[..., NamedArray]
-    trace: Callable[..., NamedArray]
-    unbind: Callable[..., list[NamedArray]]
-    unflatten_axis: Callable[..., NamedArray]
-    updated_slice: Callable[..., NamedArray]
-    var: Callable[..., NamedArray]
+        @property
+        def at(self) -> _At: ...
 
 
 _MATMUL_MESSAGE = (
