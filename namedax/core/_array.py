@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.core import Tracer
 
+from namedax.core import _display
 from namedax.core._axes import (
     Axis,
     AxisSelection,
@@ -42,7 +42,7 @@ from namedax.core._errors import describe, format_axes
 
 __all__ = ["NamedArray", "named", "is_named_array"]
 
-_DTYPE_ABBREVIATIONS = {"float": "f", "int": "i", "uint": "u", "complex": "c", "bfloat": "bf"}
+_short_dtype = _display.short_dtype  # the name other modules import
 
 
 class NamedArray:
@@ -235,16 +235,24 @@ class NamedArray:
 
         return named_annotation(axes)
 
+    # --- display (namedax.core._display) ----------------------------------------------------
+
     def __repr__(self) -> str:
-        head = f"{_short_dtype(self.dtype)}{format_axes(self.axes)}"
-        array = self.array
-        if isinstance(array, Tracer) or not isinstance(array, jax.Array):
-            return f"NamedArray({head}, {type(array).__name__})"
-        if array.size > 256:
-            return f"NamedArray({head})"
-        return f"NamedArray({head},\n{np.asarray(array)})"
+        return _display.text_repr(self)
 
     __str__ = __repr__
+
+    def __pdoc__(self, **kwargs: Any) -> Any:
+        """The short form inside Equinox module reprs: `f32{layers:12, embed:32}`."""
+        return _display.pdoc(self, **kwargs)
+
+    # An instance-only method: treescope, which renders a NamedArray by
+    # `__treescope_repr__`, would otherwise embed this HTML under every array of a tree.
+    _repr_html_ = _display.InstanceMethod(_display.html)
+
+    def __treescope_repr__(self, path: str | None, subtree_renderer: Any) -> Any:
+        """treescope's rendering, with axis names (needs treescope installed)."""
+        return _display.treescope_repr(self, path, subtree_renderer)
 
     # --- bound by namedax.ops._methods (declared here for type checkers) ---------------------
     __add__: Callable[[Any], NamedArray]
@@ -340,14 +348,6 @@ def _wrap(array: Any, axes: tuple[Axis, ...]) -> NamedArray:
     out.array = array
     out.axes = axes
     return out
-
-
-def _short_dtype(dtype: Any) -> str:
-    name = np.dtype(dtype).name if not hasattr(dtype, "name") else dtype.name
-    for prefix, short in _DTYPE_ABBREVIATIONS.items():
-        if name.startswith(prefix) and name[len(prefix) :].isdigit():
-            return short + name[len(prefix) :]
-    return name
 
 
 def is_named_array(x: Any) -> bool:

@@ -85,8 +85,7 @@ def vmap(
         >>> def norm_sq(v):
         ...     return (v * v).sum()
         >>> nx.vmap(norm_sq, Batch)(x)
-        NamedArray(f32{batch:3},
-        [ 9. 17. 29.])
+        NamedArray(f32{batch:3}, [ 9. 17. 29.])
         >>> nx.vmap(lambda v: jax.lax.psum(v, "batch"), Batch)(x).axes
         (Axis(name='batch', size=3), Axis(name='embed', size=2))
     """
