@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 import equinox as eqx
 import jax
@@ -59,6 +59,7 @@ from ._layer_calls import (
 __all__ = ["SharedSpec", "Stacked"]
 
 M = TypeVar("M", bound=eqx.Module)
+B = TypeVar("B", bound=eqx.Module)  # the block type of `Stacked.init`
 
 SharedSpec = bool | str | Sequence[str] | Callable[[Any], Any] | None
 """Which parameters of a stacked block are shared across layers.
@@ -241,6 +242,17 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
                     f"dimension must be the number of layers, {self.Layers.size}."
                 )
 
+    @overload
+    @classmethod
+    def init(
+        cls,
+        Layers: Axis,
+        Block: Callable[..., B],
+        *,
+        gradient_checkpointing: RematSpec = False,
+        shared: SharedSpec = None,
+    ) -> Callable[..., Stacked[B]]: ...
+    @overload
     @classmethod
     def init(
         cls,
@@ -249,7 +261,16 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
         *,
         gradient_checkpointing: RematSpec = False,
         shared: SharedSpec = None,
-    ) -> Callable[..., Stacked]:
+    ) -> Callable[..., Stacked[Any]]: ...
+    @classmethod
+    def init(
+        cls,
+        Layers: Axis,
+        Block: Any,
+        *,
+        gradient_checkpointing: RematSpec = False,
+        shared: SharedSpec = None,
+    ) -> Callable[..., Stacked[Any]]:
         """Returns a function that builds the stack from the block's own arguments.
 
         `Stacked.init(Layers, Block, ...)(*args, key=key, **kwargs)` builds every layer
