@@ -18,8 +18,9 @@ every head and batch element.
 
 from __future__ import annotations
 
+import inspect
 import math
-from typing import Any
+from typing import Any, overload
 
 import jax
 import jax.numpy as jnp
@@ -143,6 +144,34 @@ def _score_order(
     return shared + query_only + key_only
 
 
+@overload
+def dot_product_attention(
+    KPos: AxisSelection,
+    Key: AxisSelector,
+    query: NamedArray,
+    key: NamedArray,
+    value: NamedArray,
+    mask: NamedArray | None = None,
+    bias: NamedArray | None = None,
+    attention_dtype: Any = None,
+    precision: Any = None,
+    scaling_factor: float | None = None,
+) -> NamedArray: ...
+@overload
+def dot_product_attention(
+    QPos: AxisSelector,
+    KPos: AxisSelection,
+    Key: AxisSelector,
+    query: NamedArray,
+    /,
+    key: NamedArray,
+    value: NamedArray,
+    mask: NamedArray | None = None,
+    bias: NamedArray | None = None,
+    attention_dtype: Any = None,
+    precision: Any = None,
+    scaling_factor: float | None = None,
+) -> NamedArray: ...
 def dot_product_attention(*args: Any, **kwargs: Any) -> NamedArray:
     """Softmax attention: `dot_product_attention_weights(...)` applied to `value` over `KPos`.
 
@@ -204,6 +233,9 @@ def _attention(
     contracted = _names(Key)
     order = tuple(n for n in query.axis_names if n not in contracted)
     return dot(weights, value, axis=kpos, precision=precision, out_axes=(*order, ...))
+
+
+dot_product_attention.__signature__ = inspect.signature(_attention)  # type: ignore[attr-defined]
 
 
 def causal_mask(QPos: Axis, KPos: Axis, q_start: Any = 0, k_start: Any = 0) -> NamedArray:
