@@ -36,6 +36,7 @@ from jax.core import Tracer
 from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._errors import describe, format_axes
 from namedax.nn._blockseq import BlockSeq
+from namedax.nn._pattern import pattern_from_state_parts, pattern_state_parts
 from namedax.nn._stacked import Stacked
 
 __all__ = ["StateDict", "from_state_dict", "load_state_dict", "save_state_dict", "to_state_dict"]
@@ -175,6 +176,11 @@ def _entries(tree: Any, key: str) -> Iterator[tuple[str, Any]]:
 
 
 def _stacked_entries(stack: Stacked, key: str) -> Iterator[tuple[str, Any]]:
+    parts = pattern_state_parts(stack)  # a Pattern stack: layers numbered in model order
+    if parts is not None:
+        for suffix, part in parts:
+            yield from _entries(part, _join(key, suffix))
+        return
     per, shared = _split(stack)
     for i in range(stack.Layers.size):
         layer = jax.tree_util.tree_map(
@@ -214,6 +220,12 @@ class _Loader:
         return leaf
 
     def stacked(self, stack: Stacked, key: str) -> Stacked:
+        parts = pattern_state_parts(stack, template=True)
+        if parts is not None:
+            loaded = [self.load(part, _join(key, suffix)) for suffix, part in parts]
+            if self.missing or self.mismatched:  # nothing sensible to restack
+                return stack
+            return pattern_from_state_parts(stack, loaded)
         per, shared = _split(stack)
         one_layer = jax.tree_util.tree_map(
             lambda x: _layer_template(x, stack), per, is_leaf=is_named_array

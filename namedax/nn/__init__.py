@@ -69,4 +69,6 @@ from ._normalization import (
     softmax as softmax,
     standardize as standardize,
 )
+from ._pattern import Pattern as Pattern, PatternBlocks as PatternBlocks
+from ._pipeline import Pipeline as Pipeline
 from ._stacked import SharedSpec as SharedSpec, Stacked as Stacked

@@ -27,7 +27,7 @@ Python loop) with the same interface, for heterogeneous layers and for checking 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, overload
 
 import equinox as eqx
@@ -55,19 +55,31 @@ from ._layer_calls import (
     _slice_args,
     _slice_layer,
 )
+from ._pattern import (
+    Pattern,
+    PatternBlocks,
+    pattern_builder,
+    pattern_loop_via,
+    pattern_position,
+    pattern_steps,
+    pattern_vmap_via,
+    pick_position,
+)
 
 __all__ = ["SharedSpec", "Stacked"]
 
 M = TypeVar("M", bound=eqx.Module)
 B = TypeVar("B", bound=eqx.Module)  # the block type of `Stacked.init`
 
-SharedSpec = bool | str | Sequence[str] | Callable[[Any], Any] | None
+SharedSpec = bool | str | Sequence[str] | Callable[[Any], Any] | Mapping[Any, Any] | None
 """Which parameters of a stacked block are shared across layers.
 
 `None`/`False`: none (every parameter is per-layer). `True`: all of them. A field
 name or dotted path (`"attn.q_proj"`), or a sequence of them: the leaves under those
 fields. A callable `block -> node or tuple of nodes`, like `equinox.tree_at`'s
-`where`: the leaves inside the nodes it returns.
+`where`: the leaves inside the nodes it returns. For a `Pattern`, any of these
+applies to each kind of block separately, and a mapping `{block: spec}` gives
+kinds their own (kinds it leaves out share nothing).
 """
 
 
@@ -224,23 +236,29 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
 
     def __check_init__(self):
         ScanCheckpointPolicy.from_remat(self.gradient_checkpointing)  # validates
+        steps = self._Steps
         for path, leaf in _flatten(self.stacked):
             if isinstance(leaf, NamedArray):
                 for a in leaf.axes:
-                    if a.name == self.Layers.name and a.size != self.Layers.size:
+                    if a.name == steps.name and a.size != steps.size:
                         raise ValueError(
                             f"Stacked: leaf {path} {format_axes(leaf.axes)} has axis "
-                            f"{a.name!r} of size {a.size}, but the stack has {self.Layers}."
+                            f"{a.name!r} of size {a.size}, but the stack has {steps}."
                         )
             elif (
                 path in self.per_layer_arrays
                 and _is_array(leaf)
-                and np.shape(leaf)[:1] != (self.Layers.size,)
+                and np.shape(leaf)[:1] != (steps.size,)
             ):
                 raise ValueError(
                     f"Stacked: per-layer leaf {path} has shape {np.shape(leaf)}; its leading "
-                    f"dimension must be the number of layers, {self.Layers.size}."
+                    f"dimension must be the number of layers, {steps.size}."
                 )
+
+    @property
+    def _Steps(self) -> Axis:
+        """The axis the scan runs over: `Layers`, or for a `Pattern` its number of repeats."""
+        return pattern_steps(self.stacked, self.Layers)
 
     @overload
     @classmethod
@@ -298,8 +316,10 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
             ValueError: If `shared` selects nothing, or `key` has the wrong length.
         """
         (Layers,) = sized_axes(Layers, "Stacked.init")
-        make = _constructor(Block, "Stacked.init")
         ScanCheckpointPolicy.from_remat(gradient_checkpointing)  # fail early on a bad policy
+        if isinstance(Block, Pattern):
+            return pattern_builder(cls, Layers, Block, gradient_checkpointing, shared)
+        make = _constructor(Block, "Stacked.init")
 
         def build(*args: Any, key: Any = None, **kwargs: Any) -> Stacked:
             per_keys, shared_key = _layer_keys(key, Layers, "Stacked.init")
@@ -353,7 +373,14 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
 
     # --- calling ---------------------------------------------------------------------------
 
-    def fold(self, init: Any, *args: Any, unroll: int | bool | None = None, **kwargs: Any) -> Any:
+    def fold(
+        self,
+        init: Any,
+        *args: Any,
+        unroll: int | bool | None = None,
+        pipeline: Any = None,
+        **kwargs: Any,
+    ) -> Any:
         """Applies the layers in order: `carry = layer(carry, *args, **kwargs)` for each layer.
 
         Compiles to one `lax.scan`. Arguments that are NamedArrays with `Layers` are
@@ -363,6 +390,8 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
             init: The initial carry.
             *args: Further arguments of the block's `__call__`.
             unroll: Layers per loop iteration (`True` unrolls fully), as in `jax.lax.scan`.
+            pipeline: A `namedax.nn.Pipeline`: run the layers as a pipeline over its mesh
+                axis instead (`pipeline.fold(self, init, ...)`).
             **kwargs: Further keyword arguments of the block's `__call__`.
 
         Returns:
@@ -372,9 +401,18 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
             TypeError: If the block returns a `(carry, output)` pair (use `scan`).
             ValueError: If the block changes the carry's structure or axes.
         """
+        if pipeline is not None:
+            return pipeline.fold(self, init, *args, **kwargs)
         return self.fold_via(_call_method("__call__"), unroll=unroll)(init, *args, **kwargs)
 
-    def scan(self, init: Any, *args: Any, unroll: int | bool | None = None, **kwargs: Any) -> Any:
+    def scan(
+        self,
+        init: Any,
+        *args: Any,
+        unroll: int | bool | None = None,
+        pipeline: Any = None,
+        **kwargs: Any,
+    ) -> Any:
         """Like `fold` for a block returning `(carry, output)`: returns `(carry, outputs)`.
 
         The outputs of all layers are stacked with `Layers` in front.
@@ -382,6 +420,8 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
         Raises:
             TypeError: If the block does not return a pair (use `fold`).
         """
+        if pipeline is not None:
+            return pipeline.scan(self, init, *args, **kwargs)
         return self.scan_via(_call_method("__call__"), unroll=unroll)(init, *args, **kwargs)
 
     def vmap(self, *args: Any, **kwargs: Any) -> Any:
@@ -406,12 +446,16 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
 
         `fn` may be a function of the block or the name of a block method.
         """
+        if isinstance(self.stacked, PatternBlocks):
+            return pattern_loop_via(self, fn, unroll, outputs=False)
         return self._loop_via(fn, unroll, _fold, _check_fold_result, "Stacked.fold")
 
     def scan_via(
         self, fn: Callable[..., Any] | str, *, unroll: int | bool | None = None
     ) -> Callable[..., Any]:
         """Returns `(init, *args, **kwargs) -> (carry, outputs)` scanning `fn(block, carry, *a)`."""
+        if isinstance(self.stacked, PatternBlocks):
+            return pattern_loop_via(self, fn, unroll, outputs=True)
         return self._loop_via(fn, unroll, _scan, _check_scan_result, "Stacked.scan")
 
     def _loop_via(
@@ -436,6 +480,8 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
 
     def vmap_via(self, fn: Callable[..., Any] | str) -> Callable[..., Any]:
         """Returns `(*args, **kwargs) -> outputs` applying `fn(block, *args)` to all layers."""
+        if isinstance(self.stacked, PatternBlocks):
+            return pattern_vmap_via(self, fn)
         call = _call_method(fn)
         per, shared, is_mapped = self._partition()
 
@@ -458,14 +504,14 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
         """Layer `i` as a standalone block (per-layer leaves sliced, shared leaves as they are)."""
         if not -self.Layers.size <= i < self.Layers.size:
             raise IndexError(f"Stacked.get_layer: index {i} is out of range for {self.Layers}.")
-        i %= self.Layers.size
+        step, position = pattern_position(self.stacked, i % self.Layers.size)
         per, shared, _ = self._partition()
         layer = jax.tree_util.tree_map(
-            lambda x: _slice_layer(x, self.Layers, i) if isinstance(x, NamedArray) else x[i],
+            lambda x: _slice_layer(x, self._Steps, step) if isinstance(x, NamedArray) else x[step],
             per,
             is_leaf=is_named_array,
         )
-        return eqx.combine(layer, shared, is_leaf=is_named_array)
+        return pick_position(eqx.combine(layer, shared, is_leaf=is_named_array), position)
 
     def unstacked(self) -> tuple[M, ...]:
         """Every layer as a standalone block, in order."""
@@ -506,7 +552,7 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
         if jax.tree_util.tree_leaves(pers[0], is_leaf=is_named_array):
             filters = [is_mapped for _, _, is_mapped in parts]
             default = lambda leaf: 0 if any(f(leaf) for f in filters) else None
-            per_out = _vmap(fn, self.Layers, default=default)(*pers)
+            per_out = _vmap(fn, self._Steps, default=default)(*pers)
         else:
             per_out = pers[0]
         merged = eqx.combine(per_out, shared_out, is_leaf=is_named_array)

@@ -50,10 +50,12 @@ def resolve_mesh(mesh: AnyMesh | None, op: str) -> AnyMesh | None:
         if not isinstance(mesh, (Mesh, AbstractMesh)):
             raise TypeError(f"{op}: mesh must be a jax.sharding.Mesh, got {describe(mesh)}.")
         return mesh
+    abstract = jax.sharding.get_abstract_mesh()
+    if not abstract.empty and abstract.manual_axes:  # inside shard_map: its axis types count
+        return abstract
     concrete = _concrete_mesh()
     if concrete is not None and not concrete.empty:
         return concrete
-    abstract = jax.sharding.get_abstract_mesh()
     return None if abstract.empty else abstract
 
 
