@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 import equinox as eqx
 import jax
@@ -27,6 +27,7 @@ from ._stacked import SharedSpec, Stacked, _block_name
 __all__ = ["BlockSeq"]
 
 M = TypeVar("M", bound=eqx.Module)
+B = TypeVar("B", bound=eqx.Module)  # the block type of `BlockSeq.init`
 
 
 class BlockSeq(eqx.Module, LayerSequence, Generic[M]):
@@ -69,6 +70,17 @@ class BlockSeq(eqx.Module, LayerSequence, Generic[M]):
             )
         ScanCheckpointPolicy.from_remat(self.gradient_checkpointing)
 
+    @overload
+    @classmethod
+    def init(
+        cls,
+        Layers: Axis,
+        Block: Callable[..., B],
+        *,
+        gradient_checkpointing: RematSpec = False,
+        shared: SharedSpec = None,
+    ) -> Callable[..., BlockSeq[B]]: ...
+    @overload
     @classmethod
     def init(
         cls,
@@ -77,7 +89,16 @@ class BlockSeq(eqx.Module, LayerSequence, Generic[M]):
         *,
         gradient_checkpointing: RematSpec = False,
         shared: SharedSpec = None,
-    ) -> Callable[..., BlockSeq]:
+    ) -> Callable[..., BlockSeq[Any]]: ...
+    @classmethod
+    def init(
+        cls,
+        Layers: Axis,
+        Block: Any,
+        *,
+        gradient_checkpointing: RematSpec = False,
+        shared: SharedSpec = None,
+    ) -> Callable[..., BlockSeq[Any]]:
         """Like `Stacked.init`, but returns the layers as separate blocks."""
         make = Stacked.init(
             Layers, Block, gradient_checkpointing=gradient_checkpointing, shared=shared

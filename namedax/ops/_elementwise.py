@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Concatenate, ParamSpec, overload
+from typing import Any, Concatenate, ParamSpec, cast, overload
 
 import jax
 import jax.numpy as jnp
@@ -201,7 +201,8 @@ log10 = _unary("log10", jnp.log10, "positive")
 log1p = _unary("log1p", jnp.log1p, "positive")
 log2 = _unary("log2", jnp.log2, "positive")
 logical_not = _unary("logical_not", jnp.logical_not, "bool")
-modf = _unary("modf", jnp.modf)
+modf = _unary("modf", cast(Callable[[ArrayLike], tuple[jax.Array, jax.Array]], jnp.modf))
+# (cast: jax's stub leaves modf's `out` untyped; it accepts only None anyway)
 nan_to_num = _unary("nan_to_num", jnp.nan_to_num)
 negative = _unary("negative", jnp.negative)
 positive = _unary("positive", jnp.positive)

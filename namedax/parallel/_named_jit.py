@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, overload
 
 import equinox as eqx
 import jax
@@ -262,6 +262,14 @@ def named_jit(
     )
 
 
+@overload
+def fsdp(
+    fn: Callable[..., Any], parameter_mapping: ResourceMapping, compute_mapping: ResourceMapping
+) -> NamedJitWrapped: ...
+@overload
+def fsdp(
+    parameter_mapping: ResourceMapping, compute_mapping: ResourceMapping
+) -> Callable[[Callable[..., Any]], NamedJitWrapped]: ...
 def fsdp(*args: Any, **kwargs: Any) -> Any:
     """Fully sharded data parallelism: parameters partitioned one way, compute another.
 
