@@ -8,3 +8,5 @@ import jax
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "standard")
+
+collect_ignore = ["typed_usage.py"]  # pyright input for test_public_types.py, not a test

@@ -266,7 +266,7 @@ class Pipeline:
 
     # --- calling ---------------------------------------------------------------------------
 
-    def fold(self, stack: Stacked, init: Any, *args: Any, **kwargs: Any) -> Any:
+    def fold(self, stack: Stacked[Any], init: Any, *args: Any, **kwargs: Any) -> Any:
         """`stack.fold(init, *args, **kwargs)`, pipelined over the stage axis.
 
         Args:
@@ -289,7 +289,7 @@ class Pipeline:
         """
         return self.fold_via(stack, "__call__")(init, *args, **kwargs)
 
-    def scan(self, stack: Stacked, init: Any, *args: Any, **kwargs: Any) -> Any:
+    def scan(self, stack: Stacked[Any], init: Any, *args: Any, **kwargs: Any) -> Any:
         """`stack.scan(init, ...)`, pipelined: returns `(carry, outputs)`.
 
         Every NamedArray output of the block must carry the batch axis (its
@@ -298,11 +298,11 @@ class Pipeline:
         """
         return self.scan_via(stack, "__call__")(init, *args, **kwargs)
 
-    def fold_via(self, stack: Stacked, fn: Callable[..., Any] | str) -> Callable[..., Any]:
+    def fold_via(self, stack: Stacked[Any], fn: Callable[..., Any] | str) -> Callable[..., Any]:
         """`stack.fold_via(fn)`, pipelined: `(init, *args, **kwargs) -> carry`."""
         return lambda init, *args, **kwargs: self._run(stack, fn, False, init, args, kwargs)[0]
 
-    def scan_via(self, stack: Stacked, fn: Callable[..., Any] | str) -> Callable[..., Any]:
+    def scan_via(self, stack: Stacked[Any], fn: Callable[..., Any] | str) -> Callable[..., Any]:
         """`stack.scan_via(fn)`, pipelined: `(init, *args, **kwargs) -> (carry, outputs)`."""
         return lambda init, *args, **kwargs: self._run(stack, fn, True, init, args, kwargs)
 
@@ -354,7 +354,7 @@ class Pipeline:
     # --- the schedule ----------------------------------------------------------------------
 
     def _run(
-        self, stack: Stacked, fn: Any, with_outputs: bool, init: Any, args: Any, kwargs: Any
+        self, stack: Stacked[Any], fn: Any, with_outputs: bool, init: Any, args: Any, kwargs: Any
     ) -> Any:
         op = "Pipeline.scan" if with_outputs else "Pipeline.fold"
         mesh, stages = self._stages(stack, op)

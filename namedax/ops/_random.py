@@ -22,10 +22,11 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec
 
 import jax
 import jax.random as jr
+from jax.typing import ArrayLike, DTypeLike
 
 from namedax.core._array import NamedArray, _wrap, check_named
 from namedax.core._axes import (
@@ -63,13 +64,127 @@ SAMPLERS: dict[str, SamplerEntry] = {}
 
 _NOT_OPTIONS = ("key", "shape", "out_sharding")
 
+P = ParamSpec("P")
+Param = NamedArray | ArrayLike  # a distribution parameter: a scalar or a NamedArray
+
+# --- signatures: each sampler's static type comes from one of these templates -----------------
+# Their parameters are those of the `jax.random` function after `key, shape` (the tests check
+# names and defaults against it), with distribution parameters typed `Param`.
+
+
+def _like_p_mode(
+    key: ArrayLike, shape: AxisSpec, p: Param = 0.5, mode: str = "low"
+) -> NamedArray: ...
+
+
+def _like_a_b(
+    key: ArrayLike, shape: AxisSpec, a: Param, b: Param, dtype: DTypeLike | None = None
+) -> NamedArray: ...
+
+
+def _like_n_p(
+    key: ArrayLike, shape: AxisSpec, n: Param, p: Param, dtype: DTypeLike | None = None
+) -> NamedArray: ...
+
+
+def _like_dtype(key: ArrayLike, shape: AxisSpec, dtype: DTypeLike | None = None) -> NamedArray: ...
+
+
+def _like_df(
+    key: ArrayLike, shape: AxisSpec, df: Param, dtype: DTypeLike | None = None
+) -> NamedArray: ...
+
+
+def _like_dfnum_dfden(
+    key: ArrayLike, shape: AxisSpec, dfnum: Param, dfden: Param, dtype: DTypeLike | None = None
+) -> NamedArray: ...
+
+
+def _like_a(
+    key: ArrayLike, shape: AxisSpec, a: Param, dtype: DTypeLike | None = None
+) -> NamedArray: ...
+
+
+def _like_p(
+    key: ArrayLike, shape: AxisSpec, p: Param, dtype: DTypeLike | None = None
+) -> NamedArray: ...
+
+
+def _like_mode(
+    key: ArrayLike, shape: AxisSpec, dtype: DTypeLike | None = None, mode: str | None = None
+) -> NamedArray: ...
+
+
+def _like_sigma(
+    key: ArrayLike, shape: AxisSpec, sigma: Param = 1.0, dtype: DTypeLike | None = None
+) -> NamedArray: ...
+
+
+def _like_b(
+    key: ArrayLike, shape: AxisSpec, b: Param, dtype: DTypeLike | None = None
+) -> NamedArray: ...
+
+
+def _like_lam(
+    key: ArrayLike, shape: AxisSpec, lam: Param, dtype: DTypeLike | None = None
+) -> NamedArray: ...
+
+
+def _like_minval_maxval(
+    key: ArrayLike, shape: AxisSpec, minval: Param, maxval: Param, dtype: DTypeLike | None = None
+) -> NamedArray: ...
+
+
+def _like_scale(
+    key: ArrayLike, shape: AxisSpec, scale: Param, dtype: DTypeLike | None = None
+) -> NamedArray: ...
+
+
+def _like_left_mode_right(
+    key: ArrayLike,
+    shape: AxisSpec,
+    left: Param,
+    mode: Param,
+    right: Param,
+    dtype: DTypeLike | None = None,
+) -> NamedArray: ...
+
+
+def _like_lower_upper(
+    key: ArrayLike, shape: AxisSpec, lower: Param, upper: Param, dtype: DTypeLike | None = None
+) -> NamedArray: ...
+
+
+def _like_uniform(
+    key: ArrayLike,
+    shape: AxisSpec,
+    dtype: DTypeLike | None = None,
+    minval: Param = 0.0,
+    maxval: Param = 1.0,
+) -> NamedArray: ...
+
+
+def _like_mean(
+    key: ArrayLike, shape: AxisSpec, mean: Param, dtype: DTypeLike | None = None
+) -> NamedArray: ...
+
+
+def _like_scale_concentration(
+    key: ArrayLike,
+    shape: AxisSpec,
+    scale: Param,
+    concentration: Param,
+    dtype: DTypeLike | None = None,
+) -> NamedArray: ...
+
 
 def _sampler(
     name: str,
     fn: Callable[..., jax.Array],
+    like: Callable[P, NamedArray],
     params: tuple[str, ...] = (),
     example: Mapping[str, Any] | None = None,
-) -> Callable[..., NamedArray]:
+) -> Callable[P, NamedArray]:
     jax_signature = inspect.signature(fn)
     names = tuple(p for p in jax_signature.parameters if p not in _NOT_OPTIONS)
     options = frozenset(names) - frozenset(params)
@@ -89,21 +204,10 @@ def _sampler(
         return _wrap(fn(key, shape=tuple(a.size for a in axes), **bound), axes)
 
     sample.__name__ = sample.__qualname__ = name
-    sample.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [
-            inspect.Parameter("key", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-            inspect.Parameter("shape", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-            *(
-                jax_signature.parameters[p].replace(
-                    kind=inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=inspect.Signature.empty
-                )
-                for p in names
-            ),
-        ]
-    )
+    sample.__signature__ = inspect.signature(like)  # type: ignore[attr-defined]
     sample.__doc__ = _sampler_doc(name, names, params)
     SAMPLERS[name] = SamplerEntry(sample, fn, params, dict(example or {}))
-    return sample
+    return sample  # type: ignore[return-value]  # typed by `like` (checked against `fn`)
 
 
 def _sampler_doc(name: str, names: tuple[str, ...], params: tuple[str, ...]) -> str:
@@ -198,43 +302,62 @@ def _check_within(op: str, name: str, inner: tuple[Axis, ...], axes: tuple[Axis,
 
 
 # --- the generated samplers -----------------------------------------------------------------
-bernoulli = _sampler("bernoulli", jr.bernoulli, ("p",), {"p": 0.3})
-beta = _sampler("beta", jr.beta, ("a", "b"), {"a": 2.0, "b": 3.0})
-binomial = _sampler("binomial", jr.binomial, ("n", "p"), {"n": 10.0, "p": 0.3})
-bits = _sampler("bits", jr.bits)
-cauchy = _sampler("cauchy", jr.cauchy)
-chisquare = _sampler("chisquare", jr.chisquare, ("df",), {"df": 3.0})
-exponential = _sampler("exponential", jr.exponential)
-f = _sampler("f", jr.f, ("dfnum", "dfden"), {"dfnum": 3.0, "dfden": 5.0})
-gamma = _sampler("gamma", jr.gamma, ("a",), {"a": 2.0})
-generalized_normal = _sampler("generalized_normal", jr.generalized_normal, ("p",), {"p": 1.5})
-geometric = _sampler("geometric", jr.geometric, ("p",), {"p": 0.3})
-gumbel = _sampler("gumbel", jr.gumbel)
-laplace = _sampler("laplace", jr.laplace)
-loggamma = _sampler("loggamma", jr.loggamma, ("a",), {"a": 2.0})
-logistic = _sampler("logistic", jr.logistic)
-lognormal = _sampler("lognormal", jr.lognormal, ("sigma",), {"sigma": 0.5})
-maxwell = _sampler("maxwell", jr.maxwell)
-normal = _sampler("normal", jr.normal)
-pareto = _sampler("pareto", jr.pareto, ("b",), {"b": 3.0})
-poisson = _sampler("poisson", jr.poisson, ("lam",), {"lam": 4.0})
-rademacher = _sampler("rademacher", jr.rademacher)
-randint = _sampler("randint", jr.randint, ("minval", "maxval"), {"minval": 0, "maxval": 10})
-rayleigh = _sampler("rayleigh", jr.rayleigh, ("scale",), {"scale": 2.0})
-t = _sampler("t", jr.t, ("df",), {"df": 4.0})
+bernoulli = _sampler("bernoulli", jr.bernoulli, _like_p_mode, ("p",), {"p": 0.3})
+beta = _sampler("beta", jr.beta, _like_a_b, ("a", "b"), {"a": 2.0, "b": 3.0})
+binomial = _sampler("binomial", jr.binomial, _like_n_p, ("n", "p"), {"n": 10.0, "p": 0.3})
+bits = _sampler("bits", jr.bits, _like_dtype)
+cauchy = _sampler("cauchy", jr.cauchy, _like_dtype)
+chisquare = _sampler("chisquare", jr.chisquare, _like_df, ("df",), {"df": 3.0})
+exponential = _sampler("exponential", jr.exponential, _like_dtype)
+f = _sampler("f", jr.f, _like_dfnum_dfden, ("dfnum", "dfden"), {"dfnum": 3.0, "dfden": 5.0})
+gamma = _sampler("gamma", jr.gamma, _like_a, ("a",), {"a": 2.0})
+generalized_normal = _sampler(
+    "generalized_normal", jr.generalized_normal, _like_p, ("p",), {"p": 1.5}
+)
+geometric = _sampler("geometric", jr.geometric, _like_p, ("p",), {"p": 0.3})
+gumbel = _sampler("gumbel", jr.gumbel, _like_mode)
+laplace = _sampler("laplace", jr.laplace, _like_dtype)
+loggamma = _sampler("loggamma", jr.loggamma, _like_a, ("a",), {"a": 2.0})
+logistic = _sampler("logistic", jr.logistic, _like_dtype)
+lognormal = _sampler("lognormal", jr.lognormal, _like_sigma, ("sigma",), {"sigma": 0.5})
+maxwell = _sampler("maxwell", jr.maxwell, _like_dtype)
+normal = _sampler("normal", jr.normal, _like_dtype)
+pareto = _sampler("pareto", jr.pareto, _like_b, ("b",), {"b": 3.0})
+poisson = _sampler("poisson", jr.poisson, _like_lam, ("lam",), {"lam": 4.0})
+rademacher = _sampler("rademacher", jr.rademacher, _like_dtype)
+randint = _sampler(
+    "randint", jr.randint, _like_minval_maxval, ("minval", "maxval"), {"minval": 0, "maxval": 10}
+)
+rayleigh = _sampler("rayleigh", jr.rayleigh, _like_scale, ("scale",), {"scale": 2.0})
+t = _sampler("t", jr.t, _like_df, ("df",), {"df": 4.0})
 triangular = _sampler(
     "triangular",
     jr.triangular,
+    _like_left_mode_right,
     ("left", "mode", "right"),
     {"left": -1.0, "mode": 0.5, "right": 2.0},
 )
 truncated_normal = _sampler(
-    "truncated_normal", jr.truncated_normal, ("lower", "upper"), {"lower": -1.0, "upper": 2.0}
+    "truncated_normal",
+    jr.truncated_normal,
+    _like_lower_upper,
+    ("lower", "upper"),
+    {"lower": -1.0, "upper": 2.0},
 )
-uniform = _sampler("uniform", jr.uniform, ("minval", "maxval"), {"minval": -1.0, "maxval": 2.0})
-wald = _sampler("wald", jr.wald, ("mean",), {"mean": 2.0})
+uniform = _sampler(
+    "uniform",
+    jr.uniform,
+    _like_uniform,
+    ("minval", "maxval"),
+    {"minval": -1.0, "maxval": 2.0},
+)
+wald = _sampler("wald", jr.wald, _like_mean, ("mean",), {"mean": 2.0})
 weibull_min = _sampler(
-    "weibull_min", jr.weibull_min, ("scale", "concentration"), {"scale": 2.0, "concentration": 1.5}
+    "weibull_min",
+    jr.weibull_min,
+    _like_scale_concentration,
+    ("scale", "concentration"),
+    {"scale": 2.0, "concentration": 1.5},
 )
 
 
