@@ -520,7 +520,8 @@ def test_take_slice_and_updated_slice_errors():
         nx.slice(x0, {"a": 0}, 2)  # type: ignore[arg-type]
     with pytest.raises(
         ValueError,
-        match=r"updated_slice: the update \{d:2\} has axes \{d:2\} that the array \{a:3, b:4, c:5\} lacks",
+        match=r"updated_slice: the update \{d:2\} has axes \{d:2\} that are not in the "
+        r"original array with shape \{a:3, b:4, c:5\}",
     ):
         nx.updated_slice(x0, {}, nx.named(jnp.ones(2), "d"))
     with pytest.raises(

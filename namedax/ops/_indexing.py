@@ -7,9 +7,15 @@ An index names the axes it touches; every other axis is kept whole. Per axis:
   from the end.
 * a static **slice** keeps the axis, with its new size (NumPy's rules for negative
   bounds and steps).
-* **`ds(start, size)`** (`dslice`) keeps `size` positions from `start`. The start may
-  be traced; like `lax.dynamic_slice`, a traced start is clamped so that the window
-  fits, while a static start must fit.
+* **`ds(start, size)`** (`dslice`) keeps `size` positions from `start`.
+
+One rule places every start, whatever the path (`x[...]`, `x.at[...]` get and
+updates, `take`, `slice`, `updated_slice`): a negative start counts from the end
+(`-1` is the last position). A static start must then fit (a `ValueError`
+otherwise); a traced start, whose value is unknown at trace time, is clamped so
+that the window fits, as `lax.dynamic_slice` does. A traced int index is a window
+of size 1 under the same rule, so a read and a write with the same index always
+touch the same elements. (Index *arrays* follow JAX's own rules and `mode=`.)
 * a **NamedArray of ints** is an *advanced* index: its axes take the place of the
   indexed axis. A list of ints or a 1-D integer array is shorthand for a NamedArray
   whose one axis has the name of the axis it indexes. Several advanced indices
@@ -72,8 +78,9 @@ class dslice:
     `jit`), which a Python slice cannot express. `ds` is a short alias.
 
     Args:
-        start: The first position: an int or a 0-d integer array (traced is fine).
-        size: The static number of positions.
+        start: The first position: an int or a 0-d integer array (traced is fine). A
+            negative start counts from the end; see the module documentation.
+        size: The static number of positions, or an `Axis`, whose size is taken.
 
     Raises:
         TypeError: If `size` is not a static int or `start` is not an integer.
@@ -85,11 +92,15 @@ class dslice:
         Array([4, 5, 6], dtype=int32)
         >>> nx.ds.block(2, 3)
         dslice(6, 3)
+        >>> x["pos", nx.ds(-3, Axis("last", 3))].array
+        Array([7, 8, 9], dtype=int32)
     """
 
     __slots__ = ("size", "start")
 
-    def __init__(self, start: Any, size: int):
+    def __init__(self, start: Any, size: int | Axis):
+        if isinstance(size, Axis):
+            size = size.size
         try:
             size = operator.index(size)
         except TypeError:
@@ -158,6 +169,23 @@ def _is_int_scalar_array(x: Any) -> bool:
     return isinstance(x, jax.Array) and x.shape == () and jnp.issubdtype(x.dtype, jnp.integer)
 
 
+def normalized_start(start: Any, size: int, n: int) -> Any:
+    """Where a window of `size` positions starting at `start` begins on an axis of size `n`.
+
+    The one rule every indexing path uses: a negative start counts from the end. A
+    static start comes back as an int, or None when the window does not fit (the
+    caller raises its own error). A traced start is clamped so that the window fits
+    (as `lax.dynamic_slice` does), since its value cannot be checked at trace time.
+    """
+    static = _static_int(start)
+    if static is not None:
+        begin = static + n if static < 0 else static
+        return begin if 0 <= begin <= n - size else None
+    start = jnp.asarray(start)
+    begin = jnp.where(start < 0, start + jnp.asarray(n, start.dtype), start)
+    return jnp.clip(begin, 0, n - size).astype(start.dtype)
+
+
 def _as_mapping(a: NamedArray, key: Any, op: str) -> Mapping[Any, Any]:
     """The `{axis: index}` mapping that `key` (a dict or `name, index, ...` pairs) means."""
     if isinstance(key, Mapping):
@@ -213,12 +241,13 @@ def _classify(a: NamedArray, ax: Axis, value: Any, op: str) -> tuple[str, Any, A
     n = ax.size
     i = _static_int(value)
     if i is not None:
-        if not -n <= i < n:
+        begin = normalized_start(i, 1, n)
+        if begin is None:
             raise ValueError(
                 f"{op}: index {i} is out of range for axis {ax.name!r} of size {n} (array "
                 f"{format_axes(a.axes)}). Valid indices are {-n} to {n - 1}."
             )
-        return _INT, i % n, None
+        return _INT, begin, None
     if isinstance(value, _builtin_slice):
         return _classify_slice(a, ax, value, op)
     if isinstance(value, dslice):
@@ -255,15 +284,22 @@ def _classify_dslice(a: NamedArray, ax: Axis, d: dslice, op: str) -> tuple[str, 
             f"{op}: {d!r} is larger than axis {ax.name!r} of size {n} (array "
             f"{format_axes(a.axes)})."
         )
-    start = _static_int(d.start)
+    start = normalized_start(d.start, d.size, n)
     if start is None:
-        return _DS, d.start, Axis(ax.name, d.size)
-    if not 0 <= start <= n - d.size:
         raise ValueError(
             f"{op}: {d!r} does not fit in axis {ax.name!r} of size {n} (array "
-            f"{format_axes(a.axes)}): a static start must lie in 0 to {n - d.size}."
+            f"{format_axes(a.axes)}): {_fitting_starts(n, d.size)}."
         )
-    return _SLICE, _builtin_slice(start, start + d.size), Axis(ax.name, d.size)
+    if isinstance(start, int):
+        return _SLICE, _builtin_slice(start, start + d.size), Axis(ax.name, d.size)
+    return _DS, start, Axis(ax.name, d.size)
+
+
+def _fitting_starts(n: int, size: int) -> str:
+    """The static starts a window of `size` may have on an axis of size `n`, in words."""
+    return (
+        f"a static start must lie in 0 to {n - size}, or in {-n} to {-size} to count from the end"
+    )
 
 
 def _classify_plain_array(a: NamedArray, ax: Axis, value: Any, op: str) -> tuple[str, Any, None]:
@@ -272,7 +308,7 @@ def _classify_plain_array(a: NamedArray, ax: Axis, value: Any, op: str) -> tuple
         array = array.astype(jnp.int32)  # an empty list
     _check_int_dtype(array.dtype, ax, op)
     if array.ndim == 0:
-        return _INT, array, None
+        return _INT, normalized_start(array, 1, ax.size), None
     if array.ndim > 1:
         raise TypeError(
             f"{op}: the index for axis {ax.name!r} is a plain {describe(value)}; only 1-D plain "
@@ -376,9 +412,8 @@ def _iota(n: int, kind: str, value: Any, ax: Axis) -> NamedArray:
         positions: Any = np.arange(n, dtype=np.int32)
     elif kind == _SLICE:
         positions = np.arange(*value.indices(n), dtype=np.int32)
-    else:  # a traced window, clamped like lax.dynamic_slice
-        start = jnp.clip(value, 0, n - ax.size)
-        positions = start + jnp.arange(ax.size, dtype=start.dtype)
+    else:  # a traced window; its start is already normalised
+        positions = value + jnp.arange(ax.size, dtype=value.dtype)
     return _wrap(positions, (ax,))
 
 
@@ -393,9 +428,7 @@ def _apply(a: NamedArray, mode: str, payload: Any) -> Any:
         n = array.shape[p]
         if kind == _KEEP:
             start, size = 0, n
-        elif kind == _INT:
-            if mode == "dynamic" and not isinstance(value, int):
-                value = lax.select(value < 0, value + n, value)  # count from the end, like NumPy
+        elif kind == _INT:  # normalised by _classify
             start, size = value, 1
             drop.append(p)
         elif kind == _SLICE:
@@ -638,9 +671,9 @@ def at(self: NamedArray) -> _At:
 def slice(
     array: NamedArray,
     axis: AxisSelector | Mapping[AxisSelector, Any] | None = None,
-    new_axis: AxisSelector | Mapping[AxisSelector, int] | None = None,
+    new_axis: AxisSelector | Mapping[AxisSelector, int | Axis] | None = None,
     start: Any = 0,
-    length: int | Mapping[AxisSelector, int] | None = None,
+    length: int | Mapping[AxisSelector, int | Axis] | None = None,
 ) -> NamedArray:
     """Cuts a window of static length out of one axis, or out of several (dict form).
 
@@ -652,10 +685,13 @@ def slice(
       runs to the end (the start must then be static).
     * `slice(array, start={axis: start, ...}, length={axis: length, ...})` (or
       positionally, `slice(array, starts, lengths)`): a window on every axis named in
-      either dict; a missing start is 0, a missing length runs to the end.
+      either dict; a missing start is 0, a missing length runs to the end. A length
+      may be an `Axis`, which then names the result axis. A dict key may be a name or
+      an `Axis`: both spell the same axis.
 
-    A start may be traced (the window is then clamped to fit, like
-    `lax.dynamic_slice`); a static start must fit.
+    Starts follow the rule of every indexing path (see the module documentation):
+    negative ones count from the end, a static start must fit, a traced one is
+    clamped to fit.
 
     Returns:
         The window, with the same axes (the sliced ones resized or renamed).
@@ -710,19 +746,38 @@ def _window(
     begin: list[Any] = [0] * a.ndim
     sizes = [ax.size for ax in a.axes]
     out = list(a.axes)
-    for key in {**starts, **lengths}:
-        p = _position(a.axes, key, op)
+    starts_at = _by_position(a, starts, "start", op)
+    lengths_at = _by_position(a, lengths, "length", op)
+    renames_at = _by_position(a, rename, "new axis", op)
+    for p in sorted({*starts_at, *lengths_at}):
         ax = a.axes[p]
-        start, length = starts.get(key, 0), lengths.get(key)
-        begin[p], sizes[p] = _checked_window(a, ax, start, length, op)
-        out[p] = Axis(rename.get(key, ax.name), sizes[p])
+        length = lengths_at.get(p)
+        if isinstance(length, Axis):  # the dict form's {axis: new Axis}
+            renames_at.setdefault(p, length.name)
+            length = length.size
+        begin[p], sizes[p] = _checked_window(a, ax, starts_at.get(p, 0), length, op)
+        out[p] = Axis(renames_at.get(p, ax.name), sizes[p])
     out_axes = tuple(out)
-    if rename:
+    if renames_at:
         check_unique_names(out_axes, op)
     if builtins.all(isinstance(b, int) for b in begin):
         limits = [b + s for b, s in zip(begin, sizes)]
         return _wrap(lax.slice(a.array, begin, limits), out_axes)
     return _wrap(lax.dynamic_slice(a.array, begin, sizes), out_axes)
+
+
+def _by_position(a: NamedArray, values: Mapping[Any, Any], what: str, op: str) -> dict[int, Any]:
+    """`{axis selector: value}` keyed by the position of the axis each selector names."""
+    out: dict[int, Any] = {}
+    for key, value in values.items():
+        p = _position(a.axes, key, op)
+        if p in out:
+            raise ValueError(
+                f"{op}: the {what} of axis {a.axes[p].name!r} is given twice (as "
+                f"{[k for k in values if _name(k) == a.axes[p].name]}). Give it once."
+            )
+        out[p] = value
+    return out
 
 
 def _checked_window(a: NamedArray, ax: Axis, start: Any, length: Any, op: str) -> tuple[Any, int]:
@@ -752,16 +807,17 @@ def _checked_window(a: NamedArray, ax: Axis, start: Any, length: Any, op: str) -
                 f"{op}: the start for axis {ax.name!r} is traced, so the length cannot be "
                 "inferred; pass length= (or an Axis as new_axis)."
             )
-        return start, length
+        return normalized_start(start, length, n), length
     if length is None:
-        length = n - static
-    if not (static >= 0 and static + length <= n):
+        length = n - (static + n if static < 0 else static)
+    begin = normalized_start(static, length, n)
+    if begin is None:
         raise ValueError(
             f"{op}: a window of length {length} at start {static} does not fit in axis "
-            f"{ax.name!r} of size {n} (array {format_axes(a.axes)}). A static start must "
-            f"lie in 0 to {n - length}."
+            f"{ax.name!r} of size {n} (array {format_axes(a.axes)}); "
+            f"{_fitting_starts(n, length)}."
         )
-    return static, length
+    return begin, length
 
 
 def updated_slice(
@@ -772,7 +828,12 @@ def updated_slice(
     The update's axes must be axes of `array`, with sizes that fit from the start.
     An axis of `array` that the update lacks is either written at the single position
     `start` gives for it, or, if it has no start, covered whole (the update is
-    broadcast along it). Starts may be traced (the window is then clamped to fit).
+    broadcast along it). Starts follow the rule of every indexing path: negative ones
+    count from the end, a static start must fit, a traced one is clamped to fit.
+
+    A start may also be a NamedArray of ints (a *ragged* update): its axes, which must
+    be axes of `array`, index separate starts, e.g. one write position per sequence of
+    a batch in a KV cache.
 
     Args:
         array: The array to update.
@@ -783,7 +844,8 @@ def updated_slice(
         A NamedArray with the axes of `array`.
 
     Raises:
-        ValueError: If the update has an axis `array` lacks, or a static window does not fit.
+        ValueError: If the update or a ragged start has an axis `array` lacks, or a
+            static window does not fit.
         TypeError: If `update` is not a NamedArray.
 
     Examples:
@@ -794,6 +856,11 @@ def updated_slice(
                [0., 0.],
                [1., 2.],
                [0., 0.]], dtype=float32)
+        >>> batch = nx.zeros({"batch": 2, "pos": 3}, dtype=jnp.int32)
+        >>> nx.updated_slice(batch, {"pos": named(jnp.array([2, 0]), "batch")},
+        ...                  named(jnp.array([7, 8]), "batch")).array
+        Array([[0, 0, 7],
+               [8, 0, 0]], dtype=int32)
     """
     op = "updated_slice"
     if not isinstance(array, NamedArray):
@@ -803,15 +870,18 @@ def updated_slice(
             f"{op}: the update must be a NamedArray (its axes say where it goes), got "
             f"{describe(update)}."
         )
-    names = {ax.name for ax in array.axes}
-    extra = [ax for ax in update.axes if ax.name not in names]
-    if extra:
-        raise ValueError(
-            f"{op}: the update {format_axes(update.axes)} has axes {format_axes(extra)} that "
-            f"the array {format_axes(array.axes)} lacks."
-        )
+    _check_within_array(array, update.axes, f"the update {format_axes(update.axes)}", op)
+    start = {
+        k: v.array if isinstance(v, NamedArray) and not v.axes else v for k, v in start.items()
+    }
+    for value in start.values():
+        if isinstance(value, NamedArray):  # ragged: one start per position of its axes
+            _check_within_array(
+                array, value.axes, f"the ragged start {format_axes(value.axes)}", op
+            )
+            return _map_over_axis(array, start, update, value.axes[0])
     starts: list[Any] = [0] * array.ndim
-    given = {_position(array.axes, key, op): value for key, value in start.items()}
+    given = _by_position(array, start, "start", op)
     update_sizes = update.shape
     window = []
     for p, ax in enumerate(array.axes):
@@ -825,3 +895,52 @@ def updated_slice(
     if values.dtype != array.dtype:
         values = values.astype(array.dtype)
     return _wrap(lax.dynamic_update_slice(array.array, values, starts), array.axes)
+
+
+def _check_within_array(array: NamedArray, axes: tuple[Axis, ...], what: str, op: str) -> None:
+    names = {ax.name for ax in array.axes}
+    extra = [ax for ax in axes if ax.name not in names]
+    if extra:
+        raise ValueError(
+            f"{op}: {what} has axes {format_axes(extra)} that are not in the original array "
+            f"with shape {format_axes(array.axes)}. Every axis of an update or a ragged start "
+            "must be an axis of the array."
+        )
+
+
+def _map_over_axis(
+    array: NamedArray, start: Mapping[Any, Any], update: NamedArray, axis: Axis
+) -> NamedArray:
+    """`updated_slice` applied separately at each position of `axis` (for a ragged start)."""
+    position = array.axis_names.index(axis.name)
+    if array.axes[position].size != axis.size:
+        raise ValueError(
+            f"updated_slice: a ragged start has {axis}, but the array {format_axes(array.axes)} "
+            f"has {array.axes[position]}."
+        )
+    array_in, array_axes = _axis_first(array, axis)
+    update_in, update_axes = _axis_first(update, axis)
+    mapped = {k: _axis_first(v, axis) for k, v in start.items() if isinstance(v, NamedArray)}
+    mapped = {k: v for k, v in mapped.items() if v[0] is not None}
+
+    def one(values: Any, change: Any, ragged: dict[Any, Any]) -> Any:
+        starts = {k: _wrap(ragged[k], mapped[k][1]) if k in ragged else v for k, v in start.items()}
+        new = update if change is None else _wrap(change, update_axes)
+        return updated_slice(_wrap(values, array_axes), starts, new).array
+
+    in_axes = (0, None if update_in is None else 0, 0)
+    out = jax.vmap(one, in_axes=in_axes)(array_in, update_in, {k: v[0] for k, v in mapped.items()})
+    return _wrap(jnp.moveaxis(out, 0, position), array.axes)
+
+
+def _axis_first(x: NamedArray, axis: Axis) -> tuple[Any, tuple[Axis, ...]]:
+    """`x`'s values with `axis` moved in front and its other axes, or `(None, axes)` without it."""
+    if axis.name not in x.axis_names:
+        return None, x.axes
+    p = x.axis_names.index(axis.name)
+    if x.axes[p].size != axis.size:
+        raise ValueError(
+            f"updated_slice: {format_axes(x.axes)} has {x.axes[p]}, but the ragged start has "
+            f"{axis}."
+        )
+    return jnp.moveaxis(x.array, p, 0), x.axes[:p] + x.axes[p + 1 :]
