@@ -72,8 +72,11 @@ def _classes() -> dict[str, type]:
     """The public classes namedax defines, by their public path (each class once)."""
     found: dict[str, type] = {}
     for path, obj in _public_objects().items():
-        namedax_class = isinstance(obj, type) and obj.__module__.startswith("namedax")
-        if namedax_class and obj not in found.values():
+        if (
+            isinstance(obj, type)
+            and obj.__module__.startswith("namedax")
+            and obj not in found.values()
+        ):
             found[path] = obj
     return found
 

@@ -98,18 +98,18 @@ def test_parameter_errors():
     with pytest.raises(TypeError, match=r"gamma: a is a plain ArrayImpl of shape \(2, 3\).*named"):
         nx.random.gamma(KEY, (A, B), jnp.ones((2, 3)))
     with pytest.raises(TypeError, match=r"bernoulli: mode is an option"):
-        nx.random.bernoulli(KEY, (A, B), 0.5, nx.named(jnp.ones(2), "a"))
+        nx.random.bernoulli(KEY, (A, B), 0.5, nx.named(jnp.ones(2), "a"))  # pyright: ignore[reportArgumentType]
     with pytest.raises(TypeError, match=r"unexpected keyword argument 'scale'"):
-        nx.random.normal(KEY, (A, B), scale=2.0)
+        nx.random.normal(KEY, (A, B), scale=2.0)  # pyright: ignore[reportCallIssue]
     with pytest.raises(TypeError, match=r"got multiple values for argument 'minval'"):
-        nx.random.uniform(KEY, (A, B), None, 0.0, minval=1.0)
+        nx.random.uniform(KEY, (A, B), None, 0.0, minval=1.0)  # pyright: ignore[reportCallIssue]
     with pytest.raises(
         TypeError,
         match=r"normal: takes at most 3 positional arguments \(key, shape, dtype\), got 5",
     ):
-        nx.random.normal(KEY, (A, B), None, 1, 2)
+        nx.random.normal(KEY, (A, B), None, 1, 2)  # pyright: ignore[reportCallIssue]
     with pytest.raises(TypeError, match=r"axis 'a' has no size"):
-        nx.random.normal(KEY, ("a", "b"))
+        nx.random.normal(KEY, ("a", "b"))  # pyright: ignore[reportArgumentType]
     with pytest.raises(ValueError, match=r"duplicate axis names \['a'\]"):
         nx.random.normal(KEY, (A, A))
 

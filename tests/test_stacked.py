@@ -61,7 +61,7 @@ def loop(blocks, x):
 def test_per_layer_by_default_and_members_distinct():
     stack = nn.Stacked.init(Layers, Block)(Embed, Hidden, key=KEY)
     assert stack.stacked.up.weight.axes == (Layers, Hidden, Embed)
-    assert stack.stacked.norm.weight.axes == (Layers, Embed)
+    assert stack.stacked.norm.weight.axes == (Layers, Embed)  # pyright: ignore[reportOptionalMemberAccess]
     w = np.asarray(stack.stacked.up.weight.array)
     for i in range(1, Layers.size):
         assert not np.allclose(w[0], w[i]), "a single key must give distinct layers"
@@ -149,7 +149,7 @@ def test_init_blocks_with_plain_arrays():
     stack = nn.Stacked.init(Layers, eqx.nn.Linear, shared="bias")(3, 3, key=KEY)
     assert stack.per_layer_arrays == frozenset({".weight"})
     assert stack.stacked.weight.shape == (4, 3, 3)
-    assert stack.stacked.bias.shape == (3,)
+    assert stack.stacked.bias.shape == (3,)  # pyright: ignore[reportOptionalMemberAccess]
     x = jnp.arange(3.0)
     want = x
     for layer in stack.unstacked():
@@ -245,8 +245,8 @@ def test_unroll_and_jit_and_fold_via():
 
 def test_block_without_key_and_get_layer():
     stack = nn.Stacked.init(Layers, nn.LayerNorm)(Embed)
-    assert stack.stacked.weight.axes == (Layers, Embed)
-    assert stack.get_layer(-1).weight.axes == (Embed,)
+    assert stack.stacked.weight.axes == (Layers, Embed)  # pyright: ignore[reportOptionalMemberAccess]
+    assert stack.get_layer(-1).weight.axes == (Embed,)  # pyright: ignore[reportOptionalMemberAccess]
     with pytest.raises(IndexError, match="out of range"):
         stack.get_layer(4)
 
