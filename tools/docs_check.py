@@ -1,16 +1,18 @@
 """Check the built documentation site in a headless browser (`make docs-check`).
 
-Serves `site/` on localhost, opens the home page, the NamedArray API page and every
-tutorial in Chromium (driven by Playwright, with the system's `/usr/bin/chromium`),
-saves a full-page screenshot of each into `site-check/`, and fails when the rendered
-page shows one of these defects:
+Serves `site/` on localhost, opens the home page, the NamedArray API page, every
+tutorial and every guide page in Chromium (driven by Playwright, with the system's
+`/usr/bin/chromium`), saves a full-page screenshot of each into `site-check/`, and
+fails when the rendered page shows one of these defects:
 
 - **clipped**: an element whose content is wider than its box (`scrollWidth >
   clientWidth`) while it neither scrolls nor wraps (overflow other than auto/scroll);
+- **wrapped output**: a notebook text output whose `white-space` is not `pre`;
 - **empty API box**: a documented object (`.doc-object`) whose contents are empty;
 - **raw math**: `$...$` holding TeX left as text, or an `.arithmatex` span without
   MathJax output;
 - **toc lost code**: a heading with inline code whose table-of-contents entry has none;
+- **toc broken link**: a table-of-contents entry whose anchor is no element of the page;
 - **network**: any request that leaves localhost (the site must work offline), or a
   local file that is missing.
 
@@ -52,7 +54,7 @@ _DOM_CHECKS = r"""
     return `<${el.tagName.toLowerCase()}${cls ? ' class="' + cls + '"' : ""}> "${text}"`;
   };
   const out = {clipped: [], empty_api_box: [], raw_math: [], missing_mathjax: [],
-               toc_lost_code: []};
+               toc_lost_code: [], toc_broken_link: [], wrapped_output: []};
 
   // Clipped: wider content than box, with no scrolling; report the innermost only.
   const overflowing = [];
@@ -64,10 +66,30 @@ _DOM_CHECKS = r"""
     if (style.display.startsWith("inline")) continue;
     overflowing.push(el);
   }
+  // Content that sticks out only through children that scroll themselves (Material's
+  // table wrappers, which have negative margins) is not clipped.
+  const scrolls = (el) => ["auto", "scroll"].includes(getComputedStyle(el).overflowX);
+  const onlyScrollers = (el) => {
+    const right = el.getBoundingClientRect().right + 1;
+    const insideScroller = (c) => {
+      for (let p = c.parentElement; p && p !== el; p = p.parentElement) if (scrolls(p)) return true;
+      return false;
+    };
+    const out = [...el.querySelectorAll("*")].filter(
+      (c) => visible(c) && c.getBoundingClientRect().right > right && !insideScroller(c));
+    return out.every((c) => scrolls(c) || out.some((o) => o !== c && o.contains(c)));
+  };
   for (const el of overflowing) {
+    if (onlyScrollers(el)) continue;
     if (!overflowing.some((other) => other !== el && el.contains(other))) {
       out.clipped.push(`${label(el)} content ${el.scrollWidth}px in a ${el.clientWidth}px box`);
     }
+  }
+
+  // Notebook text outputs keep their lines (no wrapping by character).
+  for (const pre of article.querySelectorAll(".jp-OutputArea-output pre")) {
+    const ws = getComputedStyle(pre).whiteSpace;
+    if (ws !== "pre") out.wrapped_output.push(`${label(pre)} has white-space: ${ws}`);
   }
 
   // Empty API boxes.
@@ -100,6 +122,12 @@ _DOM_CHECKS = r"""
       out.toc_lost_code.push(`#${h.id}: "${link.textContent.trim()}"`);
     }
   }
+  for (const link of (toc ? toc.querySelectorAll('a[href^="#"]') : [])) {
+    const target = decodeURIComponent(link.getAttribute("href").slice(1));
+    if (target && !document.getElementById(target)) {
+      out.toc_broken_link.push(`${link.getAttribute("href")}: "${link.textContent.trim()}"`);
+    }
+  }
   return out;
 }
 """
@@ -119,10 +147,13 @@ async () => {
 
 
 def pages_to_check(site: Path) -> list[tuple[str, str]]:
-    """(name, path) of the home page, the NamedArray API page and every tutorial."""
+    """(name, path): the home page, the NamedArray API page, every tutorial and guide page."""
     pages = [("home", ""), ("api_named_array", "api/named_array/")]
     for tutorial in sorted((site / "tutorials").glob("*/index.html")):
         pages.append((f"tutorial_{tutorial.parent.name}", f"tutorials/{tutorial.parent.name}/"))
+    for guide in sorted(site.glob("*/index.html")):
+        if guide.parent.name not in ("api", "tutorials", "assets", "search"):
+            pages.append((f"guide_{guide.parent.name}", f"{guide.parent.name}/"))
     return pages
 
 
