@@ -254,3 +254,23 @@ def test_sampler_signatures_are_those_of_jax_random():
         assert [p.name for p in ours] == ["key", "shape", *expected], name
         for p in ours[2:]:
             assert p.default == theirs[p.name].default, (name, p.name)
+
+
+def test_help_shows_parameters_for_every_public_function_and_method():
+    def forwards_everything(fn: object) -> bool:
+        params = [p for p in inspect.signature(fn).parameters.values() if p.name != "self"]  # type: ignore[arg-type]
+        kinds = {p.kind for p in params}
+        return kinds == {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD}
+
+    bare = [
+        path
+        for path, obj in _public_objects().items()
+        if inspect.isroutine(obj) and forwards_everything(obj)
+    ]
+    for path, cls in _classes().items():
+        bare += [
+            f"{path}.{m}"
+            for m in _methods_of(cls)
+            if f"method {path}.{m}" not in FORWARDING and forwards_everything(getattr(cls, m))
+        ]
+    assert not bare, f"help() shows only (*args, **kwargs) for {bare}"

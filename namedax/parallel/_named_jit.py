@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, overload
 
@@ -319,3 +320,6 @@ def _fsdp(
         in_axis_resources=parameter_mapping,
         out_axis_resources=parameter_mapping,
     )
+
+
+fsdp.__signature__ = inspect.signature(_fsdp)  # type: ignore[attr-defined]  # for help()
