@@ -179,6 +179,18 @@ from namedax.ops._elementwise import (
     true_divide as true_divide,
     trunc as trunc,
 )
+from namedax.ops._fft import (
+    fft as fft,
+    fftfreq as fftfreq,
+    fftshift as fftshift,
+    hfft as hfft,
+    ifft as ifft,
+    ifftshift as ifftshift,
+    ihfft as ihfft,
+    irfft as irfft,
+    rfft as rfft,
+    rfftfreq as rfftfreq,
+)
 from namedax.ops._indexing import (
     dblock as dblock,
     ds as ds,
@@ -202,6 +214,8 @@ from namedax.ops._reductions import (
     max as max,
     mean as mean,
     min as min,
+    nanargmax as nanargmax,
+    nanargmin as nanargmin,
     nancumprod as nancumprod,
     nancumsum as nancumsum,
     nanmax as nanmax,

@@ -127,8 +127,18 @@ def test_range_errors():
         nx.linspace("x", start=0.0, stop=1.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"geomspace: needs exactly one axis, got \{a:2, b:3\}"):
         nx.geomspace((A, B), start=1.0, stop=2.0)
-    with pytest.raises(ValueError, match=r"arange: needs exactly one axis"):
-        nx.arange({"a": 2, "b": 3})
+
+
+@pytest.mark.parametrize("spec", [(A, B), {"b": 3, "a": 2}, (B, A, C)])
+def test_arange_over_several_axes_counts_row_major(spec):
+    axes = nx.axis_spec_to_tuple(spec)
+    sizes = tuple(a.size for a in axes)  # pyright: ignore[reportAttributeAccessIssue]
+    got = nx.arange(spec, start=2, step=3)
+    assert got.axes == axes
+    expected = (jnp.arange(int(np.prod(sizes))) * 3 + 2).reshape(sizes)
+    np.testing.assert_array_equal(got.array, expected)
+    traced = jax.jit(lambda s: nx.arange(spec, start=s).array)(jnp.int32(5))
+    np.testing.assert_array_equal(traced, jnp.arange(int(np.prod(sizes))).reshape(sizes) + 5)
 
 
 # --- stack and concatenate ----------------------------------------------------------------------

@@ -275,8 +275,19 @@ def test_where_mask_errors():
         X.sum(where=resized)
     with pytest.raises(TypeError, match=r"mean: where= is a plain ndarray of shape \(2, 3\)"):
         X.mean(where=np.ones((2, 3), bool))  # pyright: ignore[reportArgumentType]  # the error is the point
-    with pytest.raises(TypeError, match=r"sum: where= must be a boolean mask, got dtype float32"):
-        X.sum(where=X)
+
+
+@pytest.mark.parametrize("mask_dtype", [jnp.float32, jnp.int32, jnp.bfloat16])
+def test_where_numeric_mask_nonzero_is_true(mask_dtype):
+    values = np.array([0.0, 1.0, 3.0, 2.0])
+    mask = nx.named(jnp.asarray(values, mask_dtype), "b")
+    x = nx.named(jnp.arange(8.0).reshape(2, 4), ("a", "b"))
+    expected = jnp.sum(x.array, axis=1, where=values != 0)
+    np.testing.assert_array_equal(x.sum("b", where=mask).array, expected)
+    inverse = jnp.broadcast_to((1 - values) != 0, (2, 4))
+    np.testing.assert_array_equal(
+        nx.mean(x, where=1 - mask).array, jnp.mean(x.array, where=inverse)
+    )
 
 
 def test_where_scalar_mask():
@@ -292,16 +303,33 @@ def test_unsupported_keyword():
         X.sum("a", keepdims=True)  # pyright: ignore[reportCallIssue]  # the error is the point
 
 
-def test_plain_array_input():
-    with pytest.raises(TypeError, match=r"sum: expected a NamedArray, got a plain ArrayImpl"):
-        nx.sum(jnp.zeros(3))  # pyright: ignore[reportArgumentType]  # the error is the point
-    with pytest.raises(TypeError, match=r"sort: expected a NamedArray"):
-        nx.sort(jnp.zeros(3), "a")  # pyright: ignore[reportArgumentType]  # the error is the point
+def test_plain_array_input_follows_jax_numpy():
+    raw = jnp.arange(24.0).reshape(2, 3, 4)
+    for name, entry in REDUCTIONS.items():
+        axis = 1
+        got = entry.named(raw, axis)
+        np.testing.assert_array_equal(got, entry.reference(raw, axis), err_msg=name)
+    assert bool(nx.all(raw >= 0)) and not bool(nx.any(raw < 0))  # pyright: ignore[reportArgumentType]
+    np.testing.assert_array_equal(nx.sum(raw, (0, 2)), jnp.sum(raw, (0, 2)))  # pyright: ignore[reportArgumentType]
+    np.testing.assert_array_equal(nx.sort(-raw, 2), jnp.sort(-raw, 2))  # pyright: ignore[reportArgumentType]
+    assert nx.sum(3.0) == 3.0  # pyright: ignore[reportArgumentType]
+    with pytest.raises(TypeError, match=r"sum: a plain ArrayImpl .* has no axis names"):
+        nx.sum(raw, "a")  # pyright: ignore[reportArgumentType]  # the error is the point
+    with pytest.raises(TypeError, match=r"sort: expected a NamedArray, got"):
+        nx.sort("text", "a")  # pyright: ignore[reportArgumentType]  # the error is the point
+
+
+@pytest.mark.parametrize("order", list(axis_orders(ABC)))
+def test_arg_reductions_without_axis_give_the_flat_stored_index(order):
+    x = in_order(nx.named(sample("real"), ABC), order)
+    for name in ("argmax", "argmin", "nanargmax", "nanargmin"):
+        out = getattr(nx, name)(x)
+        assert out.axes == ()
+        assert int(out.array) == int(getattr(jnp, name)(x.array)), name
+    np.testing.assert_array_equal(nx.argsort(x, None), jnp.argsort(x.array, axis=None))
 
 
 def test_argmax_takes_one_axis():
-    with pytest.raises(ValueError, match=r"argmax: axis=None is only allowed .* \{a:2, b:3\}"):
-        X.argmax()
     with pytest.raises(ValueError, match=r"flatten_axes"):
         X.argmin(("a", "b"))  # pyright: ignore[reportArgumentType]  # the error is the point
 

@@ -19,6 +19,7 @@ Examples:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -214,32 +215,37 @@ def arange(axis: AxisSpec, *, start: Any = 0, step: Any = 1, dtype: Any = None) 
     """The values `start, start + step, ...`, one per position of `axis`.
 
     The axis size gives the length, so there is no `stop`. Unlike `jax.numpy.arange`,
-    `start` and `step` may be traced values.
+    `start` and `step` may be traced values. Several axes count through all their
+    positions in the given order (row-major), like `jnp.arange(n).reshape(sizes)`.
 
     Args:
-        axis: The axis: an `Axis` or a one-entry `{name: size}` dict.
+        axis: The axes: an `Axis`, a sequence of them, or a `{name: size}` dict.
         start: The first value.
         step: The difference between neighbours.
         dtype: The element type (default: inferred from `start` and `step`).
 
     Returns:
-        A NamedArray with the single axis `axis`.
+        A NamedArray with the axes `axis`, in that order.
 
     Raises:
-        TypeError: If `axis` is a bare name (no size).
+        TypeError: If an axis is a bare name (no size).
 
     Examples:
         >>> nx.arange(Axis("a", 4), start=1, step=2).array
         Array([1, 3, 5, 7], dtype=int32)
         >>> nx.arange({"a": 3}, step=0.5).array
         Array([0. , 0.5, 1. ], dtype=float32)
+        >>> nx.arange(make_axes(a=2, b=3)).array
+        Array([[0, 1, 2],
+               [3, 4, 5]], dtype=int32)
     """
-    ax = _one_sized_axis(axis, "arange")
+    axes = sized_axes(axis, "arange")
     if dtype is None:
         dtype = jnp.result_type(start, step)
-    index = jnp.arange(ax.size, dtype=dtype)
+    shape = tuple(a.size for a in axes)
+    index = jnp.arange(math.prod(shape), dtype=dtype).reshape(shape)
     values = index * jnp.asarray(step, dtype) + jnp.asarray(start, dtype)
-    return _wrap(values, (ax,))
+    return _wrap(values, axes)
 
 
 class _Spaced(Protocol):

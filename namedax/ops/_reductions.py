@@ -8,8 +8,8 @@ every order.
 * A *reduction* removes the axes it reduces over. `axis` is one selector (a name
   or an `Axis`, whose size is checked), a sequence of them, a `{name: size}`
   dict, or `None` for every axis (the result is then a 0-d NamedArray).
-  `argmax`/`argmin` take exactly one axis: a flat index over several axes would
-  depend on the order in which they happen to be stored.
+  `argmax`/`argmin` take one axis, or `None` for a flat index into the stored order
+  (as `jax.numpy` and Haliax give; it depends on how the axes happen to be stored).
 * An *axis-wise* function (`cumsum`, `sort`, ...) works along exactly one axis
   and keeps every axis.
 
@@ -136,15 +136,8 @@ def _many_axes_plan(op: str, axes: tuple[Axis, ...], axis: Any) -> Plan:
 
 
 def _one_axis_plan(op: str, axes: tuple[Axis, ...], axis: Any) -> Plan:
-    if axis is None:
-        if len(axes) > 1:
-            raise ValueError(
-                f"{op}: axis=None is only allowed for an array with at most one axis, but the "
-                f"array has axes {format_axes(axes)}. A flat index would depend on the order "
-                "in which the axes are stored: pass one axis, or merge the axes into one with "
-                "namedax.flatten_axes first."
-            )
-        return (0 if axes else None), ()
+    if axis is None:  # a flat index into the array in its stored axis order, as jnp gives
+        return (0 if len(axes) == 1 else None), ()
     positions = _positions(op, axes, axis)
     if len(positions) != 1:
         raise ValueError(
@@ -160,6 +153,21 @@ _plan_one = _cached(_ONE, _one_axis_plan)
 
 
 # --- arguments --------------------------------------------------------------------------------
+
+
+def _positional(
+    op: str, fn: Callable[..., Any], array: Any, axis: Any, kwargs: dict[str, Any]
+) -> Any:
+    """`op` on a plain array: `jax.numpy`'s function with its integer `axis`, as jnp does."""
+    if not (is_scalar_like(array) or (hasattr(array, "shape") and hasattr(array, "dtype"))):
+        raise _not_named(op, array)
+    if axis is not None and not isinstance(axis, (int, tuple)):
+        raise TypeError(
+            f"{op}: a plain {describe(array)} has no axis names, so axis must be an int or a "
+            f"tuple of ints as in jax.numpy, got {axis!r}. Wrap it with "
+            "namedax.named(array, axes) to select axes by name."
+        )
+    return fn(array, axis, **kwargs)
 
 
 def _not_named(op: str, array: Any) -> TypeError:
@@ -200,11 +208,13 @@ def _align_where(op: str, array: NamedArray, where: Any) -> Any:
             f"{op}: where= is a plain {describe(where)}; it has no axis names to align by. "
             "Wrap it with namedax.named(mask, axes)."
         )
-    if dtype != jnp.bool_:
-        raise TypeError(
-            f"{op}: where= must be a boolean mask, got dtype {dtype}. Compare first (e.g. "
-            "`where=x > 0`)."
-        )
+    if dtype != jnp.bool_:  # a 0/1 (or any numeric) mask: nonzero entries take part
+        if not jnp.issubdtype(dtype, jnp.number):
+            raise TypeError(
+                f"{op}: where= must be a boolean or numeric mask, got dtype {dtype}. Compare "
+                "first (e.g. `where=x > 0`)."
+            )
+        mask = jnp.asarray(mask) != 0
     return mask
 
 
@@ -284,7 +294,7 @@ def _cumsum_like(
 
 
 def _sort_like(
-    array: NamedArray, axis: AxisSelector, *, stable: bool = True, descending: bool = False
+    array: NamedArray, axis: AxisSelector | None, *, stable: bool = True, descending: bool = False
 ) -> NamedArray: ...
 
 
@@ -310,7 +320,7 @@ def _reduction(
 
     def op(array: NamedArray, axis: AxisSelection | None = None, **kwargs: Any) -> NamedArray:
         if type(array) is not NamedArray:
-            raise _not_named(name, array)
+            return _positional(name, fn, array, axis, kwargs)
         try:
             positions, out_axes = cache[(array.axes, axis)]
         except (KeyError, TypeError):
@@ -325,14 +335,21 @@ def _reduction(
 
 
 def _axiswise(
-    name: str, fn: Callable[..., Any], like: Callable[P, NamedArray], domain: str = "real"
+    name: str,
+    fn: Callable[..., Any],
+    like: Callable[P, NamedArray],
+    domain: str = "real",
+    *,
+    flat_none: bool = False,
 ) -> Callable[P, NamedArray]:
     keywords = _keywords(like)
     allowed = frozenset(keywords)
 
     def op(array: NamedArray, axis: AxisSelection, **kwargs: Any) -> NamedArray:
         if type(array) is not NamedArray:
-            raise _not_named(name, array)
+            return _positional(name, fn, array, axis, kwargs)
+        if axis is None and flat_none:
+            return fn(array.array, None, **_check_keywords(name, array, kwargs, allowed))
         if axis is None:
             raise TypeError(
                 f"{name}: pass the axis to work along (the array has axes "
@@ -352,8 +369,8 @@ def _axiswise(
 
 
 _KEYWORD_DOCS = {
-    "where": "A boolean NamedArray broadcast to `array` by name (a subset of its axes); "
-    "only elements where it is true take part.",
+    "where": "A boolean (or numeric: nonzero is true) NamedArray broadcast to `array` by "
+    "name (a subset of its axes); only elements where it is true take part.",
     "dtype": "The dtype to compute and return in.",
     "initial": "The starting value of the reduction (required with `where=` for max/min).",
     "ddof": "Delta degrees of freedom: the divisor is `N - ddof`.",
@@ -381,7 +398,7 @@ def _document(
         summary = f"Named version of `{reference}` over one axis, which is removed."
         axis_doc = (
             "The axis to reduce: a name or an `Axis` (its size is checked). `None` is "
-            "allowed only for an array with at most one axis."
+            "a flat index into the array in its stored axis order (as `jax.numpy` gives)."
         )
         returns = "A NamedArray of indices with the remaining axes, in their order."
     else:
@@ -428,6 +445,8 @@ nanstd = _reduction("nanstd", jnp.nanstd, _std_like, "nan")
 nanvar = _reduction("nanvar", jnp.nanvar, _std_like, "nan")
 argmax = _reduction("argmax", jnp.argmax, _argmax_like, one_axis=True)
 argmin = _reduction("argmin", jnp.argmin, _argmax_like, one_axis=True)
+nanargmax = _reduction("nanargmax", jnp.nanargmax, _argmax_like, "nan", one_axis=True)
+nanargmin = _reduction("nanargmin", jnp.nanargmin, _argmax_like, "nan", one_axis=True)
 
 # --- axis-wise --------------------------------------------------------------------------------
 cumsum = _axiswise("cumsum", jnp.cumsum, _cumsum_like)
@@ -435,4 +454,4 @@ cumprod = _axiswise("cumprod", jnp.cumprod, _cumsum_like)
 nancumsum = _axiswise("nancumsum", jnp.nancumsum, _cumsum_like, "nan")
 nancumprod = _axiswise("nancumprod", jnp.nancumprod, _cumsum_like, "nan")
 sort = _axiswise("sort", jnp.sort, _sort_like)
-argsort = _axiswise("argsort", jnp.argsort, _sort_like)
+argsort = _axiswise("argsort", jnp.argsort, _sort_like, flat_none=True)
