@@ -20,7 +20,10 @@ from ._layer_calls import (
     _check_fold_result,
     _check_scan_result,
     _is_array,
-    _slice_args,
+    _slice_arguments,
+    layer_arguments,
+    realigned_carry,
+    realigned_scan_result,
 )
 from ._stacked import SharedSpec, Stacked, _block_name
 
@@ -139,9 +142,10 @@ class BlockSeq(eqx.Module, LayerSequence, Generic[M]):
 
         def run(init: Any, *args: Any, **kwargs: Any) -> Any:
             carry = init
+            prepared = layer_arguments((args, kwargs), self.Layers, "BlockSeq.fold")
             for i, block in enumerate(self.blocks):
-                a, k = _slice_args((args, kwargs), self.Layers, i)
-                out = call(block, carry, *a, **k)
+                a, k = _slice_arguments(prepared, self.Layers, i)
+                out = realigned_carry(carry, call(block, carry, *a, **k))
                 _check_fold_result("BlockSeq.fold", carry, out)
                 carry = out
             return carry
@@ -156,9 +160,10 @@ class BlockSeq(eqx.Module, LayerSequence, Generic[M]):
 
         def run(init: Any, *args: Any, **kwargs: Any) -> Any:
             carry, outputs = init, []
+            prepared = layer_arguments((args, kwargs), self.Layers, "BlockSeq.scan")
             for i, block in enumerate(self.blocks):
-                a, k = _slice_args((args, kwargs), self.Layers, i)
-                out = call(block, carry, *a, **k)
+                a, k = _slice_arguments(prepared, self.Layers, i)
+                out = realigned_scan_result(carry, call(block, carry, *a, **k))
                 _check_scan_result("BlockSeq.scan", carry, out)
                 carry = out[0]
                 outputs.append(out[1])
@@ -172,8 +177,9 @@ class BlockSeq(eqx.Module, LayerSequence, Generic[M]):
 
         def run(*args: Any, **kwargs: Any) -> Any:
             outputs = []
+            prepared = layer_arguments((args, kwargs), self.Layers, "BlockSeq.vmap")
             for i, block in enumerate(self.blocks):
-                a, k = _slice_args((args, kwargs), self.Layers, i)
+                a, k = _slice_arguments(prepared, self.Layers, i)
                 outputs.append(call(block, *a, **k))
             return _stack_outputs(outputs, self.Layers)
 

@@ -2,7 +2,9 @@
 
 `broadcast_axes` names axes along which one random decision is shared (e.g. drop
 whole positions for every embedding dimension at once). The mask is drawn over
-the remaining axes, by name, so the layout of the input does not matter.
+the remaining axes, by name, so the layout of the input does not matter: the
+random bits are drawn with the axes in name order and then laid out like the input,
+so `x` and `x.rearrange(...)` get the same mask at every named position.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import jax.numpy as jnp
 
 from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import AxisSelection, axis_name, axis_positions, axis_spec_to_tuple
+from namedax.core._broadcast import align_array
 from namedax.core._errors import describe
+from namedax.ops._random import canonical_axes, single_key
 
 __all__ = ["Dropout", "dropout"]
 
@@ -36,7 +40,8 @@ def dropout(
         broadcast_axes: Axes along which the same decision is used (one mask value
             per combination of the other axes).
         inference: If true, `x` is returned unchanged.
-        key: A PRNG key; required unless `inference` or `pdrop == 0`.
+        key: A PRNG key (or a 0-d NamedArray holding one, as a `Stacked` call passes
+            a per-layer slice of keys); required unless `inference` or `pdrop == 0`.
 
     Returns:
         A NamedArray with the axes of `x`.
@@ -65,12 +70,14 @@ def dropout(
             "dropout: a PRNG key is needed in training mode. Pass key=..., or run in inference "
             "mode (Dropout(..., inference=True), or call it with inference=True)."
         )
-    shape = list(x.array.shape)
-    if broadcast_axes is not None:
-        for i in axis_positions(x.axes, broadcast_axes, "dropout"):
-            shape[i] = 1
+    key = single_key(key, "dropout")
+    shared = (
+        set() if broadcast_axes is None else set(axis_positions(x.axes, broadcast_axes, "dropout"))
+    )
+    drawn = canonical_axes(tuple(ax for i, ax in enumerate(x.axes) if i not in shared))
     keep = 1.0 - pdrop
-    mask = jax.random.bernoulli(key, keep, tuple(shape))
+    mask = jax.random.bernoulli(key, keep, tuple(ax.size for ax in drawn))
+    mask = align_array(mask, drawn, x.axes)  # size 1 along the broadcast axes
     out = jnp.where(mask, x.array / jnp.asarray(keep, x.dtype), jnp.zeros((), x.dtype))
     return _wrap(out, x.axes)
 

@@ -54,6 +54,9 @@ from ._layer_calls import (
     _is_array,
     _slice_args,
     _slice_layer,
+    layer_arguments,
+    realigned_carry,
+    realigned_scan_result,
 )
 from ._pattern import (
     Pattern,
@@ -468,28 +471,42 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
     ) -> Callable[..., Any]:
         """`fold_via`/`scan_via`: `loop` (`_fold` or `_scan`) over the layers, `check` per step."""
         call = _call_method(fn)
-        per, shared, is_scanned = self._partition()
+        per, shared, _ = self._partition()
+        realign = realigned_scan_result if loop is _scan else realigned_carry
 
         def step(carry: Any, layer: Any, *args: Any, **kwargs: Any) -> Any:
             out = call(eqx.combine(layer, shared, is_leaf=is_named_array), carry, *args, **kwargs)
+            out = realign(carry, out)
             check(op, carry, out)
             return out
 
+        # every plain array in `per` is per-layer; plain call arguments follow layer_arguments
+        is_scanned = lambda leaf: isinstance(leaf, NamedArray) or np.ndim(leaf) >= 1
         run = loop(step, self.Layers, **self._scan_options(unroll, is_scanned))
-        return lambda init, *args, **kwargs: run(init, per, *args, **kwargs)
+
+        def looped(init: Any, *args: Any, **kwargs: Any) -> Any:
+            args, kwargs = layer_arguments((args, kwargs), self.Layers, op)
+            return run(init, per, *args, **kwargs)
+
+        return looped
 
     def vmap_via(self, fn: Callable[..., Any] | str) -> Callable[..., Any]:
         """Returns `(*args, **kwargs) -> outputs` applying `fn(block, *args)` to all layers."""
         if isinstance(self.stacked, PatternBlocks):
             return pattern_vmap_via(self, fn)
         call = _call_method(fn)
-        per, shared, is_mapped = self._partition()
+        per, shared, _ = self._partition()
 
         def member(layer: Any, *args: Any, **kwargs: Any) -> Any:
             return call(eqx.combine(layer, shared, is_leaf=is_named_array), *args, **kwargs)
 
-        run = _vmap(member, self.Layers, default=lambda leaf: 0 if is_mapped(leaf) else None)
-        return lambda *args, **kwargs: run(per, *args, **kwargs)
+        run = _vmap(member, self.Layers)  # plain arrays (per-layer leaves, arguments) on dim 0
+
+        def mapped(*args: Any, **kwargs: Any) -> Any:
+            args, kwargs = layer_arguments((args, kwargs), self.Layers, "Stacked.vmap")
+            return run(per, *args, **kwargs)
+
+        return mapped
 
     def _scan_options(self, unroll: int | bool | None, is_scanned: Callable) -> dict[str, Any]:
         return {
@@ -518,23 +535,33 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
         return tuple(self.get_layer(i) for i in range(self.Layers.size))
 
     def explain(self, mapping: ResourceMapping | None = None) -> str:
-        """A table of the block's parameters: per-layer or shared, named shape, and mesh axes.
+        """A table of the block's parameters: per-layer or shared, named shape, placement.
+
+        A `mapping` column (the mesh axes the mapping asks for) appears when a mapping is
+        given or in force; a `sharding` column (the mesh axes each leaf is partitioned
+        over, read from the arrays) when some leaf lives on a mesh. With both, a leaf
+        whose sharding differs from its mapping is flagged `≠`.
 
         Args:
             mapping: A logical-to-mesh axis mapping; defaults to the current
                 `axis_mapping` (axes it does not mention are shown as replicated, `-`).
 
         Returns:
-            The table as a string (print it).
+            The table as a string (print it); in a notebook it displays as an HTML table.
 
         Examples:
             >>> Layers, Embed = Axis("layers", 2), Axis("embed", 4)
             >>> stack = nx.nn.Stacked.init(Layers, nx.nn.LayerNorm, shared="bias")(Embed)
             >>> print(stack.explain())
             Stacked LayerNorm over layers(2): 1 per-layer leaf (8 values), 1 shared leaf (4 values)
-              leaf     kind       named shape         dtype  mesh
-              .weight  per-layer  {layers:2, embed:4}  f32    {layers:-, embed:-}
-              .bias    shared     {embed:4}           f32    {embed:-}
+              leaf     kind       named shape          dtype
+              .weight  per-layer  {layers:2, embed:4}  f32
+              .bias    shared     {embed:4}            f32
+            >>> print(stack.explain({"layers": "stage"}))
+            Stacked LayerNorm over layers(2): 1 per-layer leaf (8 values), 1 shared leaf (4 values)
+              leaf     kind       named shape          dtype  mapping
+              .weight  per-layer  {layers:2, embed:4}  f32    {layers:stage, embed:-}
+              .bias    shared     {embed:4}            f32    {embed:-}
         """
         return explain_stack(self, mapping)
 

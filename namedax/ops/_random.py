@@ -201,6 +201,7 @@ def _sampler(
                     )
             else:
                 bound[p] = _to_shape(name, p, value, axes)
+        key = single_key(key, name)
         return _wrap(fn(key, shape=tuple(a.size for a in axes), **bound), axes)
 
     sample.__name__ = sample.__qualname__ = name
@@ -301,6 +302,31 @@ def _check_within(op: str, name: str, inner: tuple[Axis, ...], axes: tuple[Axis,
             )
 
 
+def single_key(key: Any, op: str) -> Any:
+    """`key` as one positional PRNG key: a 0-d NamedArray of keys is unwrapped.
+
+    A `Stacked` call slices a NamedArray of keys with the layers axis per layer, so
+    each layer receives a 0-d NamedArray; every function that takes a key accepts it.
+
+    Raises:
+        ValueError: If `key` is a NamedArray with axes (several keys).
+    """
+    if not isinstance(key, NamedArray):
+        return key
+    if key.axes:
+        raise ValueError(
+            f"{op}: key is a NamedArray of keys {format_axes(key.axes)}, but one key is needed. "
+            "Index it (keys[axis, i]), or pass it to a Stacked call, which slices it per layer."
+        )
+    return key.array
+
+
+def canonical_axes(axes: tuple[Axis, ...]) -> tuple[Axis, ...]:
+    """`axes` in name order: the layout random bits are drawn in when the shape comes from an
+    input, so that the values at each named position do not depend on the storage order."""
+    return tuple(sorted(axes, key=lambda a: a.name))
+
+
 # --- the generated samplers -----------------------------------------------------------------
 bernoulli = _sampler("bernoulli", jr.bernoulli, _like_p_mode, ("p",), {"p": 0.3})
 beta = _sampler("beta", jr.beta, _like_a_b, ("a", "b"), {"a": 2.0, "b": 3.0})
@@ -384,10 +410,11 @@ def categorical(
     Returns:
         An int NamedArray of indices along `axis`, with the axes of `shape`.
 
-    The values are bit-identical to `jax.random.categorical(key, logits', axis=-1,
-    shape=s)` where the extra axes of `shape` come first in `s` and the others
-    follow in `shape`'s order, as laid out in `logits'` (with `axis` last); when
-    `shape` is ordered like that (or omitted), no transpose happens at all.
+    With `shape` given, the values are bit-identical to `jax.random.categorical(key,
+    logits', axis=-1, shape=s)` where the extra axes of `shape` come first in `s` and
+    the others follow in `shape`'s order, as laid out in `logits'` (with `axis` last).
+    Without `shape`, the draws are made with the other axes of `logits` in name order,
+    so they do not depend on how `logits` is stored.
 
     Raises:
         ValueError: If `axis` is missing, `shape` holds it, or `shape` lacks another
@@ -399,12 +426,13 @@ def categorical(
         (Axis(name='batch', size=2),)
     """
     check_named("categorical", logits, "logits")
+    key = single_key(key, "categorical")
     (position,) = axis_positions(logits.axes, axis, "categorical")
     category = logits.axes[position]
     batch = logits.axes[:position] + logits.axes[position + 1 :]
-    if shape is None:
+    axes = canonical_axes(batch) if shape is None else _shape_axes("categorical", shape)
+    if shape is None and axes == batch and position == logits.ndim - 1:
         return _wrap(jr.categorical(key, logits.array, position, replace=replace), batch)
-    axes = _shape_axes("categorical", shape)
     if category.name in {a.name for a in axes}:
         raise ValueError(
             f"categorical: shape {format_axes(axes)} holds the category axis {category}; the "
@@ -416,7 +444,8 @@ def categorical(
     call_axes = extra + tuple(a for a in axes if a.name in batch_names)
     arranged = align_array(logits.array, logits.axes, (*call_axes[len(extra) :], category))
     out = jr.categorical(key, arranged, -1, shape=tuple(a.size for a in call_axes), replace=replace)
-    return _wrap(align_array(out, call_axes, axes), axes)
+    out_axes = batch if shape is None else axes
+    return _wrap(align_array(out, call_axes, out_axes), out_axes)
 
 
 def choice(
@@ -478,12 +507,13 @@ def permutation(
         key: A PRNG key.
         x: The NamedArray to shuffle, or an `Axis` for a permutation of its indices.
         axis: The axis to shuffle along (optional when `x` has one axis).
-        independent: Shuffle each slice along `axis` independently (the random bits
-            then follow `x`'s own layout, as in the positional call).
+        independent: Shuffle each slice along `axis` independently. The random bits
+            are then drawn with the axes of `x` in name order, so each named slice gets
+            the same shuffle however `x` is stored.
 
     Returns:
-        A NamedArray with the axes of `x`, bit-identical to
-        `jax.random.permutation(key, x.array, <position of axis>, independent)`.
+        A NamedArray with the axes of `x`. Unless `independent`, it is bit-identical to
+        `jax.random.permutation(key, x.array, <position of axis>)`.
 
     Raises:
         ValueError: If `axis` is missing or ambiguous.
@@ -496,8 +526,14 @@ def permutation(
     if isinstance(x, Axis):
         return _wrap(jr.permutation(key, x.size), (x,))
     check_named("permutation", x, "x")
+    key = single_key(key, "permutation")
     position = _single_axis("permutation", x, axis)
-    return _wrap(jr.permutation(key, x.array, position, independent), x.axes)
+    if not independent:
+        return _wrap(jr.permutation(key, x.array, position), x.axes)
+    drawn = canonical_axes(x.axes)
+    arranged = align_array(x.array, x.axes, drawn)
+    out = jr.permutation(key, arranged, drawn.index(x.axes[position]), True)
+    return _wrap(align_array(out, drawn, x.axes), x.axes)
 
 
 def ball(key: Any, shape: AxisSpec, D: Axis, p: float = 2, dtype: Any = None) -> NamedArray:
