@@ -52,7 +52,7 @@ def is_in_jit() -> bool:
         >>> is_in_jit(), bool(jax.jit(lambda: jnp.array(is_in_jit()))())
         (False, True)
     """
-    return isinstance(jnp.zeros((), dtype=jnp.float32), jax.core.Tracer)
+    return isinstance(jnp.zeros((), dtype=jnp.float32), jax.core.Tracer)  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def is_scalarish(x: Any) -> bool:
