@@ -450,3 +450,37 @@ def test_equinox_blocks_with_plain_arrays():
     assert state.keys() == nx.to_state_dict(nn.BlockSeq(stack.unstacked(), Layers)).keys()
     loaded = nx.from_state_dict(stack, state)
     assert tree_allclose(eqx.filter(loaded, eqx.is_array), eqx.filter(stack, eqx.is_array), atol=0)
+
+
+# --- explain and tree utilities ------------------------------------------------------------
+
+
+def test_explain_names_the_pattern_and_the_global_layers_of_each_leaf():
+    Layers, E = nx.Axis("layers", 6), nx.Axis("embed", 2)
+    pattern = nn.Pattern(nn.LayerNorm, nn.LayerNorm, nn.RmsNorm)
+    stack = nn.Stacked.init(Layers, pattern, shared={nn.RmsNorm: "weight"})(E, use_bias=False)
+    lines = stack.explain().splitlines()
+    want = [
+        "Stacked Pattern(LayerNorm*2, RmsNorm), 2 repeats, over layers(6): 2 per-layer leaves "
+        "(8 values), 1 shared leaf (2 values)",
+        "  layers  leaf               kind       named shape          dtype",
+        "  0,3     .blocks[0].weight  per-layer  {layers:2, embed:2}  f32",
+        "  1,4     .blocks[1].weight  per-layer  {layers:2, embed:2}  f32",
+        "  2,5     .shared[1].weight  shared     {embed:2}            f32",
+    ]
+    assert len(lines) == len(want)
+    for line, expected in zip(lines, want):
+        assert line.startswith(expected)  # the mesh column follows when it is shown
+    deep = nn.Stacked.init(nx.Axis("layers", 36), GEMMA, shared={Global: "q"})(Embed, key=KEY)
+    rows = {line.split()[1]: line.split()[0] for line in deep.explain().splitlines()[2:]}
+    assert rows[".blocks[0].q.weight"] == "0,6,...,30"
+    assert rows[".shared[1].q.weight"] == "5,11,...,35"
+
+
+def test_scan_aware_tree_map_maps_every_layer():
+    stack, _ = gemma(12)
+    doubled = nx.tree_util.scan_aware_tree_map(
+        lambda x: x * 2 if isinstance(x, nx.NamedArray) else x, stack
+    )
+    for i in (0, 5, 11):
+        assert tree_allclose(doubled.get_layer(i).q.weight, stack.get_layer(i).q.weight * 2)

@@ -12,6 +12,7 @@ from namedax.core._errors import format_axes
 from namedax.core._mapping import ResourceMapping, physical_axis_name
 
 from ._layer_calls import _flatten, _is_array
+from ._pattern import leaf_layers, stack_title
 
 if TYPE_CHECKING:
     from ._stacked import Stacked
@@ -22,6 +23,7 @@ __all__ = ["explain_stack"]
 def explain_stack(stack: Stacked, mapping: ResourceMapping | None = None) -> str:
     """The text of `Stacked.explain` (see there)."""
     rows, counts = [], {"per-layer": [0, 0], "shared": [0, 0]}
+    layers_of = leaf_layers(stack)  # a Pattern stack: which global layers each leaf serves
     for path, leaf in _flatten(stack.stacked):
         if not _is_array(leaf):
             continue
@@ -30,24 +32,22 @@ def explain_stack(stack: Stacked, mapping: ResourceMapping | None = None) -> str
         counts[kind][1] += int(
             np.prod(np.shape(leaf.array if isinstance(leaf, NamedArray) else leaf))
         )
-        rows.append(
-            (
-                path,
-                kind,
-                *_describe_leaf(leaf, stack.Layers, path in stack.per_layer_arrays, mapping),
-            )
-        )
+        described = _describe_leaf(leaf, stack._Steps, path in stack.per_layer_arrays, mapping)
+        row = (path, kind, *described)
+        rows.append(row if layers_of is None else (layers_of(path), *row))
     (n_per, v_per), (n_shared, v_shared) = counts["per-layer"], counts["shared"]
     head = (
-        f"Stacked {type(stack.stacked).__name__} over {stack.Layers}: "
+        f"Stacked {stack_title(stack.stacked, stack.Layers)} over {stack.Layers}: "
         f"{n_per} per-layer {_leaves(n_per)} ({v_per} values), "
         f"{n_shared} shared {_leaves(n_shared)} ({v_shared} values)"
     )
-    table = [("leaf", "kind", "named shape", "dtype", "mesh"), *rows]
-    widths = [max(len(r[c]) for r in table) for c in range(4)]
+    columns = ("leaf", "kind", "named shape", "dtype", "mesh")
+    table = [columns if layers_of is None else ("layers", *columns), *rows]
+    last = len(table[0]) - 1
+    widths = [max(len(r[c]) for r in table) for c in range(last)]
     lines = [head]
     for r in table:
-        cells = [r[c].ljust(widths[c]) for c in range(4)] + [r[4]]
+        cells = [r[c].ljust(widths[c]) for c in range(last)] + [r[last]]
         lines.append("  " + "  ".join(cells).rstrip())
     return "\n".join(lines)
 

@@ -122,14 +122,19 @@ class Pattern:
         return len(self.blocks)
 
     def __repr__(self) -> str:
-        runs: list[list[Any]] = []
-        for b in self.blocks:
-            if runs and runs[-1][0] is b:
-                runs[-1][1] += 1
-            else:
-                runs.append([b, 1])
-        parts = [kind_name(b) + (f"*{n}" if n > 1 else "") for b, n in runs]
-        return f"Pattern({', '.join(parts)})"
+        return _title([kind_name(b) for b in self.kind_blocks], self.kinds)
+
+
+def _title(names: Sequence[str], kinds: Sequence[int]) -> str:
+    """`Pattern(Local*5, Global)`: the kinds by position, runs of one kind counted."""
+    runs: list[list[int]] = []
+    for kind in kinds:
+        if runs and runs[-1][0] == kind:
+            runs[-1][1] += 1
+        else:
+            runs.append([kind, 1])
+    parts = [names[k] + (f"*{n}" if n > 1 else "") for k, n in runs]
+    return f"Pattern({', '.join(parts)})"
 
 
 def kind_name(block: Any) -> str:
@@ -173,6 +178,41 @@ class PatternBlocks(eqx.Module):
     def first_position(self, kind: int) -> int:
         """The first position (also the first layer) of a kind."""
         return self.kinds.index(kind)
+
+
+def stack_title(unit: Any, Layers: Axis) -> str:
+    """What `explain()` calls a stack's unit: the block's class, or the pattern and repeats."""
+    if isinstance(unit, PatternBlocks):
+        repeats = Layers.size // len(unit.kinds)
+        noun = "repeat" if repeats == 1 else "repeats"
+        return f"{_title(unit.names, unit.kinds)}, {repeats} {noun},"
+    return type(unit).__name__
+
+
+def leaf_layers(stack: Stacked) -> Callable[[str], str] | None:
+    """For a pattern stack, `path -> the global layers the leaf serves` (for `explain()`).
+
+    `None` for a plain stack (every leaf serves every layer).
+    """
+    unit = stack.stacked
+    if not isinstance(unit, PatternBlocks):
+        return None
+    N, P = stack.Layers.size, len(unit.kinds)
+
+    def layers(path: str) -> str:
+        field, _, rest = path.partition("[")
+        index = int(rest.partition("]")[0])
+        if field == ".blocks":
+            return _listing(range(index, N, P))
+        return _listing([i for i in range(N) if unit.kinds[i % P] == index])
+
+    return layers
+
+
+def _listing(indices: Sequence[int]) -> str:
+    """`0,6,12` or, for long runs, `0,6,...,30`."""
+    shown = [str(i) for i in indices]
+    return ",".join(shown) if len(shown) <= 4 else ",".join(shown[:2]) + ",...," + shown[-1]
 
 
 def pattern_steps(unit: Any, Layers: Axis) -> Axis:
