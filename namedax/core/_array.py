@@ -290,11 +290,18 @@ class NamedArray:
     __neg__: Callable[[], NamedArray]
     __pos__: Callable[[], NamedArray]
     __invert__: Callable[[], NamedArray]
+    if TYPE_CHECKING:  # properties bound by namedax.ops._methods (PROPERTIES)
+
+        @property
+        def real(self) -> NamedArray: ...
+        @property
+        def imag(self) -> NamedArray: ...
+
     if TYPE_CHECKING:  # the methods are the very functions namedax.ops._methods binds
         from namedax.core._broadcast import broadcast_axis, broadcast_to
         from namedax.core._typing import matches_axes
         from namedax.ops._dot import dot
-        from namedax.ops._elementwise import conj, conjugate, copy, imag, real, round
+        from namedax.ops._elementwise import conj, conjugate, copy, round
         from namedax.ops._indexing import _At, _getitem as __getitem__, slice, take, updated_slice
         from namedax.ops._rearrange import rearrange
         from namedax.ops._reductions import (

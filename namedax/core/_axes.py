@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+import numpy as np
+
 from namedax.core._errors import describe, format_axes
 
 __all__ = [
@@ -63,7 +65,7 @@ class Axis:
     _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        if type(self.name) is str and type(self.size) is int and self.size >= 0:
+        if type(self.name) is str and self.name and type(self.size) is int and self.size >= 0:
             # the common case, kept cheap; the hash is cached because axis tuples key
             # the caches on every hot path
             object.__setattr__(self, "_hash", hash((self.name, self.size)))
@@ -71,6 +73,13 @@ class Axis:
         if not isinstance(self.name, str):
             raise TypeError(
                 f"Axis name must be a str, got {type(self.name).__name__}: {self.name!r}."
+            )
+        if not self.name:
+            raise ValueError("Axis name must be a non-empty str, got ''. Give the axis a name.")
+        if isinstance(self.size, (bool, np.bool_)):
+            raise TypeError(
+                f"Axis {self.name!r}: size must be an int, got the bool {self.size!r}. A bool is "
+                "not a size; pass the number of positions."
             )
         try:
             size = operator.index(self.size)  # ints, NumPy integers, concrete integer arrays

@@ -82,6 +82,7 @@ class BlockSeq(eqx.Module, LayerSequence, Generic[M]):
         *,
         gradient_checkpointing: RematSpec = False,
         shared: SharedSpec = None,
+        prevent_cse: bool | None = None,
     ) -> Callable[..., BlockSeq[B]]: ...
     @overload
     @classmethod
@@ -92,6 +93,7 @@ class BlockSeq(eqx.Module, LayerSequence, Generic[M]):
         *,
         gradient_checkpointing: RematSpec = False,
         shared: SharedSpec = None,
+        prevent_cse: bool | None = None,
     ) -> Callable[..., BlockSeq[Any]]: ...
     @classmethod
     def init(
@@ -101,15 +103,20 @@ class BlockSeq(eqx.Module, LayerSequence, Generic[M]):
         *,
         gradient_checkpointing: RematSpec = False,
         shared: SharedSpec = None,
+        prevent_cse: bool | None = None,
     ) -> Callable[..., BlockSeq[Any]]:
         """Like `Stacked.init`, but returns the layers as separate blocks."""
         make = Stacked.init(
-            Layers, Block, gradient_checkpointing=gradient_checkpointing, shared=shared
+            Layers,
+            Block,
+            gradient_checkpointing=gradient_checkpointing,
+            shared=shared,
+            prevent_cse=prevent_cse,
         )
 
         def build(*args: Any, key: Any = None, **kwargs: Any) -> BlockSeq:
             stack = make(*args, key=key, **kwargs)
-            return cls(stack.unstacked(), stack.Layers, gradient_checkpointing)
+            return cls(stack.unstacked(), stack.Layers, stack.gradient_checkpointing)
 
         build.__name__ = f"init_blockseq_{_block_name(Block)}"
         return build

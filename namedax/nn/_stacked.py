@@ -26,6 +26,7 @@ Python loop) with the same interface, for heterogeneous layers and for checking 
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, overload
@@ -272,6 +273,7 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
         *,
         gradient_checkpointing: RematSpec = False,
         shared: SharedSpec = None,
+        prevent_cse: bool | None = None,
     ) -> Callable[..., Stacked[B]]: ...
     @overload
     @classmethod
@@ -282,6 +284,7 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
         *,
         gradient_checkpointing: RematSpec = False,
         shared: SharedSpec = None,
+        prevent_cse: bool | None = None,
     ) -> Callable[..., Stacked[Any]]: ...
     @classmethod
     def init(
@@ -291,6 +294,7 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
         *,
         gradient_checkpointing: RematSpec = False,
         shared: SharedSpec = None,
+        prevent_cse: bool | None = None,
     ) -> Callable[..., Stacked[Any]]:
         """Returns a function that builds the stack from the block's own arguments.
 
@@ -306,6 +310,7 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
                 `ScanCheckpointPolicy`.
             shared: Which parameters are shared by all layers (see `SharedSpec`). They
                 are built once, with the unsplit key, and have no `Layers` axis.
+            prevent_cse: If given, the `prevent_cse` of the remat policy (Haliax's keyword).
 
         Returns:
             A builder `(*args, key=None, **kwargs) -> Stacked`. `key` is one PRNG key
@@ -319,7 +324,9 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
             ValueError: If `shared` selects nothing, or `key` has the wrong length.
         """
         (Layers,) = sized_axes(Layers, "Stacked.init")
-        ScanCheckpointPolicy.from_remat(gradient_checkpointing)  # fail early on a bad policy
+        policy = ScanCheckpointPolicy.from_remat(gradient_checkpointing)  # fails on a bad policy
+        if prevent_cse is not None:  # Haliax's keyword: overrides the policy's prevent_cse
+            gradient_checkpointing = dataclasses.replace(policy, prevent_cse=prevent_cse)
         if isinstance(Block, Pattern):
             return pattern_builder(cls, Layers, Block, gradient_checkpointing, shared)
         make = _constructor(Block, "Stacked.init")

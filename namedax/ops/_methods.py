@@ -102,14 +102,19 @@ METHODS: dict[str, Callable[..., Any]] = {
     "conj": ew.conj,
     "conjugate": ew.conjugate,
     "copy": ew.copy,
-    "imag": ew.imag,
-    "real": ew.real,
     "round": ew.round,
     # other array operations (namedax.ops._where, namedax.ops._structural)
     "clip": clip,
     "trace": trace,
     # annotations (namedax.core._typing)
     "matches_axes": matches_axes,
+}
+
+
+PROPERTIES: dict[str, Callable[..., Any]] = {
+    # attributes of jax.Array (and of Haliax's NamedArray), not methods
+    "imag": ew.imag,
+    "real": ew.real,
 }
 
 
@@ -121,6 +126,8 @@ def bind_methods() -> None:
         setattr(NamedArray, f"__r{name}__", _reflected(OPERATORS[f"__{name}__"]))
     for name, fn in METHODS.items():
         setattr(NamedArray, name, fn)
+    for name, fn in PROPERTIES.items():
+        setattr(NamedArray, name, property(fn, doc=fn.__doc__))
 
 
 bind_methods()
