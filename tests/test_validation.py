@@ -38,3 +38,9 @@ def test_init_takes_prevent_cse(cls):
     assert isinstance(policy, nx.ScanCheckpointPolicy) and policy.prevent_cse
     x = nx.ones(Embed)
     assert stack.fold(x).axes == x.axes
+
+
+def test_item_assignment_points_at_at_set():
+    x = nx.zeros({"a": 2, "b": 3})
+    with pytest.raises(TypeError, match=r"is immutable.*x = x\.at\[\('a', 0\)\]\.set\(value\)"):
+        x["a", 0] = 1.0  # pyright: ignore[reportIndexIssue]

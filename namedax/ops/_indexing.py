@@ -504,6 +504,15 @@ def _getitem(self: NamedArray, key: Any) -> NamedArray:
     return _index(self, _as_mapping(self, key, "index"), "index")
 
 
+def _setitem(self: NamedArray, key: Any, value: Any) -> None:
+    """NamedArrays are immutable, like JAX arrays: the error points at `x.at[...].set`."""
+    raise TypeError(
+        f"NamedArray{format_axes(self.axes)} is immutable, so x[{key!r}] = ... cannot write into "
+        f"it. Use the functional update x = x.at[{key!r}].set(value) (also .add, .mul, .min, "
+        ".max), which returns a new array."
+    )
+
+
 def take(array: NamedArray, axis: AxisSelector, index: Any) -> NamedArray:
     """Selects positions along one axis: `array[{axis: index}]`.
 

@@ -16,7 +16,7 @@ from namedax.core._broadcast import broadcast_axis, broadcast_to
 from namedax.core._typing import matches_axes
 from namedax.ops import _elementwise as ew, _reductions as red
 from namedax.ops._dot import dot
-from namedax.ops._indexing import _getitem, at, slice as slice_, take, updated_slice
+from namedax.ops._indexing import _getitem, _setitem, at, slice as slice_, take, updated_slice
 from namedax.ops._rearrange import rearrange
 from namedax.ops._shape import flatten, flatten_axes, ravel, rename, split, unbind, unflatten_axis
 from namedax.ops._structural import trace
@@ -65,6 +65,7 @@ REFLECTED = (
 METHODS: dict[str, Callable[..., Any]] = {
     # indexing and contraction (namedax.ops._indexing, namedax.ops._dot)
     "__getitem__": _getitem,
+    "__setitem__": _setitem,
     "at": property(at),  # type: ignore[dict-item]
     "dot": dot,
     "slice": slice_,
