@@ -61,8 +61,10 @@ from ._loss import (
     one_hot as one_hot,
 )
 from ._mlp import MLP as MLP
+from ._moe import MoELinear as MoELinear
 from ._normalization import (
     LayerNorm as LayerNorm,
+    LayerNormBase as LayerNormBase,
     RmsNorm as RmsNorm,
     log_softmax as log_softmax,
     logsumexp as logsumexp,
@@ -71,4 +73,12 @@ from ._normalization import (
 )
 from ._pattern import Pattern as Pattern, PatternBlocks as PatternBlocks
 from ._pipeline import Pipeline as Pipeline
+from ._reparam import (
+    EmbeddingMup as EmbeddingMup,
+    EmbeddingStandardParam as EmbeddingStandardParam,
+    HiddenLinearMup as HiddenLinearMup,
+    InputLinearMup as InputLinearMup,
+    LinearStandardParam as LinearStandardParam,
+    OutputLinearMup as OutputLinearMup,
+)
 from ._stacked import SharedSpec as SharedSpec, Stacked as Stacked

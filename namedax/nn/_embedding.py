@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import equinox as eqx
@@ -11,8 +12,11 @@ import jax.numpy as jnp
 from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, AxisSpec, sized_axes
 from namedax.core._errors import describe, format_axes
+from namedax.core._tree_util import resize_axis
 from namedax.ops._dot import dot
 from namedax.ops._indexing import take
+
+from ._reparam import AbstractEmbeddingReparam, EmbeddingStandardParam, scaled
 
 __all__ = ["Embedding"]
 
@@ -28,6 +32,8 @@ class Embedding(eqx.Module):
         weight: The table, with axes `(Vocab, *Embed)`.
         Vocab: The vocabulary axis.
         Embed: The embedding axis or axes.
+        reparam: The parametrisation (`EmbeddingStandardParam` by default), built from
+            the class given as `reparam_cls` to `init`.
 
     Examples:
         >>> Vocab, Embed = Axis("vocab", 10), Axis("embed", 4)
@@ -42,23 +48,41 @@ class Embedding(eqx.Module):
     weight: NamedArray
     Vocab: Axis = eqx.field(static=True)
     Embed: AxisSpec = eqx.field(static=True)
+    _reparam_cls: type[AbstractEmbeddingReparam] = eqx.field(
+        static=True, default=EmbeddingStandardParam
+    )
+
+    @property
+    def reparam(self) -> AbstractEmbeddingReparam:
+        """The table's parametrisation, for its `Embed` and `Vocab`."""
+        return self._reparam_cls(self.Embed, self.Vocab)
 
     @staticmethod
     def init(
         Vocab: Axis,
         Embed: AxisSpec,
         *,
+        init_scale: float = 1,
         key: Any,
-        initializer_range: float = 0.02,
+        initializer_range: float | None = None,
+        reparam_cls: type[AbstractEmbeddingReparam] = EmbeddingStandardParam,
         dtype: Any = None,
     ) -> Embedding:
-        """Builds a table with normally distributed entries.
+        """Builds a table of truncated-normal entries (cut at 3 standard deviations).
+
+        The standard deviation is `init_scale` times the parametrisation's scale, which
+        for the default `EmbeddingStandardParam` is `1 / (size of Embed)`, as in Haliax.
 
         Args:
             Vocab: The vocabulary axis (sized).
             Embed: The embedding axis or axes (sized).
+            init_scale: Multiplies the standard deviation.
             key: The PRNG key.
-            initializer_range: The standard deviation of the entries.
+            initializer_range: Haliax's older name for `init_scale`; when given, it
+                replaces `init_scale` (so the standard deviation is still divided by the
+                size of Embed under the default parametrisation).
+            reparam_cls: The parametrisation class (`EmbeddingStandardParam` or
+                `EmbeddingMup`).
             dtype: The parameter dtype (default float32).
 
         Returns:
@@ -73,16 +97,30 @@ class Embedding(eqx.Module):
             raise ValueError(
                 f"Embedding.init: Vocab {vocab} is also among the Embed axes {format_axes(embed)}."
             )
+        if initializer_range is not None:
+            init_scale = initializer_range
         axes = (vocab, *embed)
-        weight = jax.random.normal(key, tuple(a.size for a in axes), dtype or jnp.float32)
-        return Embedding(_wrap(weight * initializer_range, axes), vocab, Embed)
+        shape = tuple(a.size for a in axes)
+        weight = jax.random.truncated_normal(key, -3.0, 3.0, shape, dtype or jnp.float32)
+        weight = weight * (init_scale * reparam_cls.init_scale(vocab, Embed))
+        return Embedding(_wrap(weight, axes), vocab, Embed, _reparam_cls=reparam_cls)
 
     def embed(self, input_ids: NamedArray) -> NamedArray:
         """The vectors of `input_ids` (integers in `[0, Vocab.size)`): its axes, then `Embed`.
 
+        `input_ids` may carry the table's own `Vocab` axis: a position embedding looks
+        up `embed(nx.arange(Pos))` and gets `{position, embed}` (any length up to the
+        table's).
+
         Raises:
             TypeError: If `input_ids` is not an integer NamedArray.
-            ValueError: If `input_ids` has the `Vocab` or an `Embed` axis.
+            ValueError: If `input_ids` has an `Embed` axis.
+
+        Examples:
+            >>> Pos, Embed = Axis("position", 8), Axis("embed", 2)
+            >>> table = nx.nn.Embedding.init(Pos, Embed, key=jax.random.key(0))
+            >>> table.embed(nx.arange(Pos.resize(5))).shape
+            {'position': 5, 'embed': 2}
         """
         if not isinstance(input_ids, NamedArray) or not jnp.issubdtype(
             input_ids.dtype, jnp.integer
@@ -92,7 +130,7 @@ class Embedding(eqx.Module):
                 f"{describe(input_ids)}"
                 + (f" of dtype {input_ids.dtype}." if isinstance(input_ids, NamedArray) else ".")
             )
-        taken = {a.name for a in self.weight.axes}
+        taken = {a.name for a in self.weight.axes} - {self.Vocab.name}
         clash = [a for a in input_ids.axes if a.name in taken]
         if clash:
             raise ValueError(
@@ -100,7 +138,7 @@ class Embedding(eqx.Module):
                 f"{clash[0].name!r}, which the table {format_axes(self.weight.axes)} also has. "
                 "Rename it."
             )
-        return take(self.weight, self.Vocab, input_ids)
+        return scaled(take(self.weight, self.Vocab, input_ids), self.reparam.active_scale)
 
     def __call__(self, input_ids: NamedArray, *, key: Any = None) -> NamedArray:
         """Same as `embed` (`key` is accepted and ignored)."""
@@ -120,4 +158,19 @@ class Embedding(eqx.Module):
                 raise ValueError(
                     f"Embedding.unembed: x {format_axes(x.axes)} lacks the embedding axis {a}."
                 )
-        return dot(x, self.weight, axis=embed)
+        return scaled(dot(x, self.weight, axis=embed), self.reparam.unembed_active_scale)
+
+    def resize_embeddings(self, new_size: int, key: Any = None) -> Embedding:
+        """The table with `Vocab` resized to `new_size`: cut, or grown with new rows.
+
+        New rows are drawn around the existing rows' mean and standard deviation
+        (`namedax.tree_util.resize_axis`); without a key they equal the mean.
+
+        Examples:
+            >>> Vocab, Embed = Axis("vocab", 4), Axis("embed", 2)
+            >>> table = nx.nn.Embedding.init(Vocab, Embed, key=jax.random.key(0))
+            >>> table.resize_embeddings(6).weight.shape
+            {'vocab': 6, 'embed': 2}
+        """
+        weight = resize_axis(self.weight, self.Vocab, new_size, key=key)
+        return dataclasses.replace(self, weight=weight, Vocab=self.Vocab.resize(new_size))

@@ -11,7 +11,7 @@ contracting, so callers never see the `_in` name: `embed` in, `embed` out.
 from __future__ import annotations
 
 import functools
-import math
+from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
@@ -22,7 +22,17 @@ from namedax.core._axes import Axis, AxisSpec, sized_axes
 from namedax.core._errors import describe, format_axes
 from namedax.ops._dot import dot
 
-__all__ = ["Linear"]
+from ._moe import MoELinear as MoELinear  # Haliax keeps it in `haliax.nn.linear`
+from ._reparam import (
+    AbstractLinearReparam,
+    HiddenLinearMup,
+    InputLinearMup,
+    LinearStandardParam,
+    OutputLinearMup,
+    scaled,
+)
+
+__all__ = ["Linear", "MoELinear"]
 
 
 @functools.cache
@@ -64,6 +74,10 @@ class Linear(eqx.Module):
         bias: The bias, with axes `Out`, or None.
         In: The input axis or axes.
         Out: The output axis or axes.
+        dot_general: A replacement for `jax.lax.dot_general` (same signature) used for
+            the contraction, e.g. a quantised matmul; None for the default.
+        reparam: The parametrisation (`LinearStandardParam` by default), built from
+            the class given as `reparam_cls` to `init`.
 
     Examples:
         >>> Batch, Embed, Hidden = Axis("batch", 2), Axis("embed", 3), Axis("hidden", 4)
@@ -83,6 +97,13 @@ class Linear(eqx.Module):
     bias: NamedArray | None
     In: AxisSpec = eqx.field(static=True)
     Out: AxisSpec = eqx.field(static=True)
+    dot_general: Callable[..., Any] | None = eqx.field(static=True, default=None)
+    _reparam_cls: type[AbstractLinearReparam] = eqx.field(static=True, default=LinearStandardParam)
+
+    @property
+    def reparam(self) -> AbstractLinearReparam:
+        """The layer's parametrisation, for its `In` and `Out`."""
+        return self._reparam_cls(self.In, self.Out)
 
     @staticmethod
     def init(
@@ -92,7 +113,9 @@ class Linear(eqx.Module):
         key: Any,
         use_bias: bool = True,
         out_first: bool = True,
+        dot_general: Callable[..., Any] | None = None,
         init_scale: float = 1.0,
+        reparam_cls: type[AbstractLinearReparam] = LinearStandardParam,
         dtype: Any = None,
     ) -> Linear:
         """Builds a Linear layer with a truncated-normal weight and a zero bias.
@@ -103,8 +126,13 @@ class Linear(eqx.Module):
             key: The PRNG key for the weight.
             use_bias: Whether to add a bias.
             out_first: Store the weight as `Out + In` (True) or `In + Out`.
-            init_scale: The weight's standard deviation is `init_scale / sqrt(fan_in)`
-                (truncated at 3 standard deviations).
+            dot_general: A function with the signature of `jax.lax.dot_general` that
+                performs the contraction (e.g. a quantised matmul), or None.
+            init_scale: The weight's standard deviation is `init_scale` times the
+                parametrisation's scale, `1 / sqrt(fan_in)` by default (truncated at 3
+                standard deviations).
+            reparam_cls: The parametrisation class (`LinearStandardParam`, or a muP
+                variant such as `HiddenLinearMup`).
             dtype: The parameter dtype (default float32).
 
         Returns:
@@ -119,16 +147,37 @@ class Linear(eqx.Module):
                 raise ValueError(f"Linear.init: {what} {format_axes(axes)} repeats an axis name.")
         w_in = weight_input_axes(ins, outs)
         axes = outs + w_in if out_first else w_in + outs
-        fan_in = math.prod(a.size for a in ins)
         shape = tuple(a.size for a in axes)
         dtype = dtype or jax.numpy.float32
         w = jax.random.truncated_normal(key, -3.0, 3.0, shape, dtype) * (
-            init_scale / math.sqrt(fan_in)
+            init_scale * reparam_cls.init_scale(_as_spec(ins, In), _as_spec(outs, Out))
         )
         bias = (
             _wrap(jax.numpy.zeros(tuple(a.size for a in outs), dtype), outs) if use_bias else None
         )
-        return Linear(_wrap(w, axes), bias, _as_spec(ins, In), _as_spec(outs, Out))
+        return Linear(
+            _wrap(w, axes),
+            bias,
+            _as_spec(ins, In),
+            _as_spec(outs, Out),
+            dot_general=dot_general,
+            _reparam_cls=reparam_cls,
+        )
+
+    @staticmethod
+    def input_reparam(use_mup: bool = True) -> type[AbstractLinearReparam]:
+        """The parametrisation class of an input layer: `InputLinearMup`, or standard."""
+        return InputLinearMup if use_mup else LinearStandardParam
+
+    @staticmethod
+    def hidden_reparam(use_mup: bool = True) -> type[AbstractLinearReparam]:
+        """The parametrisation class of a hidden layer: `HiddenLinearMup`, or standard."""
+        return HiddenLinearMup if use_mup else LinearStandardParam
+
+    @staticmethod
+    def output_reparam(use_mup: bool = True) -> type[AbstractLinearReparam]:
+        """The parametrisation class of an output layer: `OutputLinearMup`, or standard."""
+        return OutputLinearMup if use_mup else LinearStandardParam
 
     def __call__(self, inputs: NamedArray, *, key: Any = None) -> NamedArray:
         """Applies the layer; `inputs` must have the `In` axes (`key` is ignored)."""
@@ -138,18 +187,30 @@ class Linear(eqx.Module):
         w_in = weight_input_axes(ins, outs)
         _check_inputs(inputs, ins, outs)
         x = inputs if w_in == ins else _rename_inputs(inputs, ins, w_in)
-        out = dot(x, self.weight, axis=w_in)
+        weight = scaled(self.weight, self.reparam.active_scale)
+        if self.dot_general is None:
+            out = dot(x, weight, axis=w_in)
+        else:
+            out = _custom_dot(self.dot_general, x, weight, w_in)
         if self.bias is not None:
             out = out + self.bias
         return out
 
 
 def _check_inputs(x: NamedArray, ins: tuple[Axis, ...], outs: tuple[Axis, ...]) -> None:
+    sizes = dict(zip(x.axis_names, x.shape.values(), strict=True))
     for a in ins:
-        if a not in x.axes:
+        if a.name not in sizes:
             raise ValueError(
                 f"Linear: the input {format_axes(x.axes)} lacks the input axis {a}: the layer "
-                f"maps {format_axes(ins)} to {format_axes(outs)}. Rename or resize that axis."
+                f"maps {format_axes(ins)} to {format_axes(outs)}. Rename that axis of the input."
+            )
+        if sizes[a.name] != a.size:
+            raise ValueError(
+                f"Linear: the input's axis {a.name!r} has size {sizes[a.name]}, but the layer "
+                f"expects {a} (input {format_axes(x.axes)}; the layer maps {format_axes(ins)} to "
+                f"{format_axes(outs)}). Resize the input or build the layer for size "
+                f"{sizes[a.name]}."
             )
     in_names = {a.name for a in ins}
     for a in outs:
@@ -158,6 +219,18 @@ def _check_inputs(x: NamedArray, ins: tuple[Axis, ...], outs: tuple[Axis, ...]) 
                 f"Linear: the input {format_axes(x.axes)} already has the output axis {a.name!r} "
                 f"(the layer maps {format_axes(ins)} to {format_axes(outs)}). Rename it first."
             )
+
+
+def _custom_dot(
+    dot_general: Callable[..., Any], x: NamedArray, w: NamedArray, axes: tuple[Axis, ...]
+) -> NamedArray:
+    """`dot(x, w, axis=axes)` computed by a `jax.lax.dot_general`-like function."""
+    names = [a.name for a in axes]
+    lhs = tuple(x.axis_names.index(n) for n in names)
+    rhs = tuple(w.axis_names.index(n) for n in names)
+    out = dot_general(x.array, w.array, ((lhs, rhs), ((), ())))
+    kept = [a for a in x.axes if a.name not in names] + [a for a in w.axes if a.name not in names]
+    return _wrap(out, tuple(kept))
 
 
 def _rename_inputs(x: NamedArray, ins: tuple[Axis, ...], w_in: tuple[Axis, ...]) -> NamedArray:

@@ -1,4 +1,5 @@
-"""Normalisation: `softmax`, `log_softmax`, `logsumexp`, `standardize`, `LayerNorm`, `RmsNorm`.
+"""Normalisation: `softmax`, `log_softmax`, `logsumexp`, `standardize`, and the `LayerNormBase`
+modules `LayerNorm` and `RmsNorm`.
 
 Each function normalises over the axes it is given by name and keeps (or, for
 `logsumexp`, removes) them; the other axes are batch axes. The axis may be one
@@ -14,7 +15,8 @@ Examples:
 
 from __future__ import annotations
 
-from typing import Any
+import abc
+from typing import Any, Self
 
 import equinox as eqx
 import jax
@@ -25,7 +27,15 @@ from namedax.core._axes import Axis, AxisSelection, AxisSpec, axis_positions, si
 from namedax.core._broadcast import align_array
 from namedax.core._errors import describe, format_axes
 
-__all__ = ["LayerNorm", "RmsNorm", "log_softmax", "logsumexp", "softmax", "standardize"]
+__all__ = [
+    "LayerNorm",
+    "LayerNormBase",
+    "RmsNorm",
+    "log_softmax",
+    "logsumexp",
+    "softmax",
+    "standardize",
+]
 
 
 def _positions(op: str, x: Any, axis: AxisSelection | None) -> tuple[int, ...]:
@@ -146,24 +156,69 @@ def standardize(
     return _wrap(out, x.axes)
 
 
-class _Norm(eqx.Module):
-    """What LayerNorm and RmsNorm share: the axes, the optional affine parameters, eps."""
+class LayerNormBase(eqx.Module):
+    """What `LayerNorm` and `RmsNorm` share: the axes, the optional affine parameters, `eps`.
 
-    axis: tuple[Axis, ...] = eqx.field(static=True)
+    Subclass it to write another normalisation over named axes: `init` builds the
+    parameters, and a subclass's `__call__` normalises `x` with `_input` (the array in
+    the computation dtype, and the positions of the normalised axes) and finishes with
+    `_affine` (back to the input's dtype, then `* weight + bias`, aligned by name).
+
+    Attributes:
+        axis: The normalised axis or axes (sized), as given to `init`.
+        weight: The scale, with the axes of `axis`, or None.
+        bias: The offset, with the axes of `axis`, or None.
+        eps: Added inside the square root.
+        dtype: The computation dtype (None: the input's).
+    """
+
+    axis: AxisSpec = eqx.field(static=True)
     weight: NamedArray | None
     bias: NamedArray | None
-    eps: float = eqx.field(static=True)
+    eps: float = eqx.field(static=True, default=1e-5)
     dtype: Any = eqx.field(static=True, default=None)
 
     @classmethod
-    def _make(cls, axis: AxisSpec, eps: float, use_weight: bool, use_bias: bool, dtype: Any):
+    def init(
+        cls,
+        axis: AxisSpec,
+        eps: float = 1e-5,
+        *,
+        use_weight: bool = True,
+        use_bias: bool = True,
+        dtype: Any = None,
+    ) -> Self:
+        """Builds the module over `axis` (one axis or several, fully sized).
+
+        Args:
+            axis: The normalised axes; also the axes of `weight` and `bias`.
+            eps: Added to the variance (or mean square) inside the square root.
+            use_weight: Whether to learn a scale (initialised to ones).
+            use_bias: Whether to learn an offset (initialised to zeros).
+            dtype: The dtype of the computation (default: the input's); the result has
+                the input's dtype before the affine parameters (float32) are applied.
+
+        Returns:
+            The module.
+
+        Examples:
+            >>> norm = nx.nn.RmsNorm.init(Axis("embed", 4), use_bias=False)
+            >>> norm.eps, norm.bias is None
+            (1e-05, True)
+        """
         axes = sized_axes(axis, f"{cls.__name__}.init")
         shape = tuple(a.size for a in axes)
-        weight = _wrap(jnp.ones(shape, dtype or jnp.float32), axes) if use_weight else None
-        bias = _wrap(jnp.zeros(shape, dtype or jnp.float32), axes) if use_bias else None
-        return cls(axes, weight, bias, eps, dtype)
+        weight = _wrap(jnp.ones(shape, jnp.float32), axes) if use_weight else None
+        bias = _wrap(jnp.zeros(shape, jnp.float32), axes) if use_bias else None
+        spec = axes[0] if isinstance(axis, Axis) else axes
+        return cls(spec, weight, bias, eps, dtype)
+
+    @abc.abstractmethod
+    def __call__(self, x: NamedArray, *, key: Any = None) -> NamedArray:
+        """Normalises `x` over the module's axes (`key` is accepted and ignored)."""
 
     def _affine(self, op: str, out: jax.Array, x: NamedArray) -> NamedArray:
+        out = out.astype(x.dtype)
         if self.weight is not None:
             out = out * _aligned(op, "weight", self.weight, x)
         if self.bias is not None:
@@ -176,11 +231,12 @@ class _Norm(eqx.Module):
         return array, positions
 
 
-class LayerNorm(_Norm):
+class LayerNorm(LayerNormBase):
     """Layer normalisation over named axes: `(x - mean) / sqrt(var + eps) * weight + bias`.
 
-    Build it with `LayerNorm.init`. The statistics are taken over `axis` (every other
-    axis is a batch axis); `weight` and `bias` have exactly the axes of `axis`.
+    Build it with `LayerNorm.init(axis, eps=1e-5, *, use_weight=True, use_bias=True,
+    dtype=None)`. The statistics are taken over `axis` (every other axis is a batch
+    axis); `weight` and `bias` have exactly the axes of `axis`.
 
     Examples:
         >>> Embed = Axis("embed", 4)
@@ -189,30 +245,6 @@ class LayerNorm(_Norm):
         >>> ln(x).axes == x.axes
         True
     """
-
-    @classmethod
-    def init(
-        cls,
-        axis: AxisSpec,
-        eps: float = 1e-5,
-        use_weight: bool = True,
-        use_bias: bool = True,
-        dtype: Any = None,
-    ) -> LayerNorm:
-        """Builds a LayerNorm over `axis` (one axis or several, fully sized).
-
-        Args:
-            axis: The normalised axes; also the axes of `weight` and `bias`.
-            eps: Added to the variance.
-            use_weight: Whether to learn a scale (initialised to ones).
-            use_bias: Whether to learn an offset (initialised to zeros).
-            dtype: The dtype of the computation and parameters (default: the input's,
-                float32 parameters).
-
-        Returns:
-            The module.
-        """
-        return cls._make(axis, eps, use_weight, use_bias, dtype)
 
     def __call__(self, x: NamedArray, *, key: Any = None) -> NamedArray:
         """Normalises `x` over the module's axes (`key` is accepted and ignored)."""
@@ -223,40 +255,18 @@ class LayerNorm(_Norm):
         return self._affine("LayerNorm", centred * jax.lax.rsqrt(var + self.eps), x)
 
 
-class RmsNorm(_Norm):
+class RmsNorm(LayerNormBase):
     """Root-mean-square normalisation over named axes: `x / sqrt(mean(x**2) + eps) * weight`.
 
-    Build it with `RmsNorm.init`. Unlike `LayerNorm` it does not centre the input,
-    and by default it learns no bias.
+    Build it with `RmsNorm.init(axis, eps=1e-5, *, use_weight=True, use_bias=True,
+    dtype=None)`: Haliax's defaults, so the module has a (zero) bias unless
+    `use_bias=False`. Unlike `LayerNorm` it does not centre the input.
 
     Examples:
         >>> norm = nx.nn.RmsNorm.init(Axis("embed", 2), eps=0.0)
         >>> norm(named(jnp.array([3.0, 4.0]), "embed")).array.tolist()  # [3, 4] / sqrt(12.5)
         [0.8485281467437744, 1.1313709020614624]
     """
-
-    @classmethod
-    def init(
-        cls,
-        axis: AxisSpec,
-        eps: float = 1e-6,
-        use_weight: bool = True,
-        use_bias: bool = False,
-        dtype: Any = None,
-    ) -> RmsNorm:
-        """Builds an RmsNorm over `axis` (one axis or several, fully sized).
-
-        Args:
-            axis: The normalised axes; also the axes of `weight` and `bias`.
-            eps: Added to the mean square.
-            use_weight: Whether to learn a scale (initialised to ones).
-            use_bias: Whether to learn an offset (initialised to zeros).
-            dtype: The dtype of the computation and parameters.
-
-        Returns:
-            The module.
-        """
-        return cls._make(axis, eps, use_weight, use_bias, dtype)
 
     def __call__(self, x: NamedArray, *, key: Any = None) -> NamedArray:
         """Normalises `x` over the module's axes (`key` is accepted and ignored)."""

@@ -29,7 +29,13 @@ import jax
 from jax import lax
 from jax.ad_checkpoint import checkpoint_name
 
-__all__ = ["RematSpec", "ScanCheckpointPolicy", "apply_remat", "run_scan"]
+__all__ = [
+    "RematSpec",
+    "ScanCheckpointPolicy",
+    "ScanCheckpointSpec",
+    "apply_remat",
+    "run_scan",
+]
 
 CARRY_NAME = "namedax.scan.carry"
 """The `checkpoint_name` given to carries when a policy offloads them."""
@@ -37,7 +43,7 @@ CARRY_NAME = "namedax.scan.carry"
 INPUT_NAME = "namedax.scan.input"
 """The `checkpoint_name` given to per-step inputs when a policy saves or offloads them."""
 
-_ALIASES = ("full", "nested", "offload", "save_all")
+_ALIASES = ("full", "recompute", "nested", "offload", "save_all")
 
 Saving: TypeAlias = bool | Literal["offload"]
 
@@ -48,8 +54,10 @@ class ScanCheckpointPolicy:
 
     Args:
         save_carries: `True` keeps the carry entering each step (this is how a scan's
-            backward pass restarts a step; it cannot be switched off, use `nested`
-            to keep fewer). `"offload"` keeps them in host memory instead.
+            backward pass restarts a step). `False` is accepted, as in Haliax, and
+            behaves like `True`: the carry entering a checkpointed step is that step's
+            input, which `jax.checkpoint` always keeps; use `nested` to keep fewer.
+            `"offload"` keeps them in host memory instead.
         save_inputs: `False` (default) reads each step's inputs from the scanned
             arrays again. `True` saves a separate copy of each step's slice (rarely
             useful: it costs a copy of every layer's weights); `"offload"` saves
@@ -58,11 +66,17 @@ class ScanCheckpointPolicy:
             names keeps the values tagged with those names by
             `jax.ad_checkpoint.checkpoint_name` inside the step; `True` keeps every
             intermediate (no rematerialisation at all).
+        offload_block_internals: Names (tagged as for `save_block_internals`) whose
+            values are kept in host memory instead of being recomputed.
         nested: `False`, `True` (split the scan into about `sqrt(N)` blocks of about
             `sqrt(N)` steps, recomputing a whole block in the backward pass), or an
             int: the number of outer blocks. When the block size does not divide
             `N`, the remaining steps run as a short extra scan.
         prevent_cse: Passed to `jax.checkpoint`; `False` is right inside scans.
+        disable: `True` switches checkpointing off entirely: everything is kept, and
+            `nested` is ignored (the same as `remat=False`).
+        simple: `True` wraps each step in a plain `jax.checkpoint` that keeps nothing
+            but the step's inputs; the `save_*` and `offload_*` settings are ignored.
 
     Raises:
         ValueError: For a setting that a scan cannot honour.
@@ -70,7 +84,7 @@ class ScanCheckpointPolicy:
     Examples:
         >>> ScanCheckpointPolicy.from_remat("nested")
         ScanCheckpointPolicy(save_carries=True, save_inputs=False, save_block_internals=False, \
-nested=True, prevent_cse=False)
+offload_block_internals=(), prevent_cse=False, disable=False, simple=False, nested=True)
         >>> ScanCheckpointPolicy(save_block_internals=["attn"]).checkpoint_policy() is not None
         True
     """
@@ -78,16 +92,25 @@ nested=True, prevent_cse=False)
     save_carries: Saving = True
     save_inputs: Saving = False
     save_block_internals: bool | Sequence[str] = False
-    nested: bool | int = False
+    offload_block_internals: Sequence[str] = ()
     prevent_cse: bool = False
+    disable: bool = False
+    simple: bool = False
+    nested: bool | int = False
 
     def __post_init__(self):
-        if self.save_carries not in (True, "offload"):
+        if self.save_carries not in (False, True, "offload"):
             raise ValueError(
-                f"ScanCheckpointPolicy: save_carries={self.save_carries!r} is not supported: the "
-                "backward pass of a scan restarts each step from its carry. Use True, 'offload' "
-                "(keep them in host memory), or nested=True to keep only about sqrt(N) of them."
+                f"ScanCheckpointPolicy: save_carries must be True, False or 'offload', got "
+                f"{self.save_carries!r}."
             )
+        offload = self.offload_block_internals
+        if isinstance(offload, str) or not all(isinstance(n, str) for n in offload):
+            raise TypeError(
+                "ScanCheckpointPolicy: offload_block_internals must be a list of checkpoint "
+                f"names, got {offload!r}."
+            )
+        object.__setattr__(self, "offload_block_internals", tuple(offload))
         if self.save_inputs not in (False, True, "offload"):
             raise ValueError(
                 f"ScanCheckpointPolicy: save_inputs must be False, True or 'offload', got "
@@ -119,8 +142,8 @@ nested=True, prevent_cse=False)
         """Converts a `remat=` argument to a policy.
 
         Args:
-            remat: `False` or `"save_all"` (keep everything, no recomputation), `True` or
-                `"full"` (keep one carry per step), `"nested"` (about `2 sqrt(N)`
+            remat: `False` or `"save_all"` (keep everything, no recomputation), `True`,
+                `"full"` or `"recompute"` (keep one carry per step), `"nested"` (about `2 sqrt(N)`
                 carries), `"offload"` (carries kept in host memory; on a backend
                 without host memory this behaves like `"full"`), or a policy.
 
@@ -135,7 +158,7 @@ nested=True, prevent_cse=False)
             return remat
         if remat is False or remat == "save_all":
             return _SAVE_ALL
-        if remat is True or remat == "full":
+        if remat is True or remat in ("full", "recompute"):
             return _FULL
         if remat == "nested":
             return _NESTED
@@ -151,13 +174,27 @@ nested=True, prevent_cse=False)
             f"ScanCheckpointPolicy; got {type(remat).__name__}: {remat!r}."
         )
 
+    @staticmethod
+    def from_bool_or_str(remat_policy: bool | str) -> ScanCheckpointPolicy:
+        """Haliax's name for `from_remat`: the policy for `True`, `False` or a policy name.
+
+        Examples:
+            >>> ScanCheckpointPolicy.from_bool_or_str("recompute") == ScanCheckpointPolicy()
+            True
+        """
+        return ScanCheckpointPolicy.from_remat(remat_policy)
+
     @property
     def rematerialises(self) -> bool:
         """Whether the per-step body is wrapped in `jax.checkpoint` at all."""
-        return self.save_block_internals is not True
+        if self.disable:
+            return False
+        return self.simple or self.save_block_internals is not True
 
     def _offloaded_names(self) -> list[str]:
-        names = []
+        if self.simple:
+            return []
+        names = list(self.offload_block_internals)
         if self.save_carries == "offload":
             names.append(CARRY_NAME)
         if self.save_inputs == "offload":
@@ -168,6 +205,8 @@ nested=True, prevent_cse=False)
         """The `jax.checkpoint` policy for one step, or `None` if steps are not rematerialised."""
         if not self.rematerialises:
             return None
+        if self.simple:
+            return jax.checkpoint_policies.nothing_saveable
         internals = self.save_block_internals
         saved = list(internals) if isinstance(internals, tuple) else []
         if self.save_inputs is True:
@@ -196,7 +235,7 @@ nested=True, prevent_cse=False)
             >>> ScanCheckpointPolicy(nested=4).blocks(10)
             (4, 2, 2)
         """
-        if self.nested is False or length < 2:
+        if self.disable or self.nested is False or length < 2:
             return None
         if self.nested is True:
             inner = _block_size(length)
@@ -215,9 +254,15 @@ _FULL = ScanCheckpointPolicy()
 _NESTED = ScanCheckpointPolicy(nested=True)
 _OFFLOAD = ScanCheckpointPolicy(save_carries="offload")
 
-RematSpec: TypeAlias = bool | str | ScanCheckpointPolicy
-"""A `remat=` argument: `False`, `True`, `"full"`, `"nested"`, `"offload"`, `"save_all"`
-or a `ScanCheckpointPolicy`."""
+ScanCheckpointSpec: TypeAlias = (
+    ScanCheckpointPolicy | bool | Literal["offload", "recompute", "full", "save_all", "nested"]
+)
+"""What `remat=` and `gradient_checkpointing=` accept: `False`, `True`, `"full"`,
+`"recompute"`, `"nested"`, `"offload"`, `"save_all"` or a `ScanCheckpointPolicy`
+(Haliax's name; convert one with `ScanCheckpointPolicy.from_remat`)."""
+
+RematSpec: TypeAlias = ScanCheckpointSpec | str
+"""namedax's name for `ScanCheckpointSpec` (strings are checked when converted)."""
 
 
 @functools.cache
@@ -258,8 +303,8 @@ def apply_remat(step: Callable[[Any, Any], Any], policy: ScanCheckpointPolicy) -
     policy_fn = policy.checkpoint_policy()
     if policy_fn is None:
         return step
-    tag_carry = policy.save_carries == "offload"
-    tag_input = policy.save_inputs is not False
+    tag_carry = policy.save_carries == "offload" and not policy.simple
+    tag_input = policy.save_inputs is not False and not policy.simple
 
     def tagged(carry: Any, x: Any) -> Any:
         if tag_carry:
