@@ -31,6 +31,7 @@ from ._activations import (
     quick_gelu as quick_gelu,
     relu as relu,
     relu6 as relu6,
+    relu_squared as relu_squared,
     selu as selu,
     sigmoid as sigmoid,
     silu as silu,
@@ -58,7 +59,9 @@ from ._loss import (
     binary_cross_entropy_loss as binary_cross_entropy_loss,
     cross_entropy_loss as cross_entropy_loss,
     cross_entropy_loss_and_log_normalizers as cross_entropy_loss_and_log_normalizers,
+    maybe_reduce_loss as maybe_reduce_loss,
     one_hot as one_hot,
+    reduce_loss as reduce_loss,
 )
 from ._mlp import MLP as MLP
 from ._moe import MoELinear as MoELinear

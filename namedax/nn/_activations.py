@@ -52,6 +52,13 @@ def _quick_gelu(x: ArrayLike) -> jax.Array:
 
 _quick_gelu.__name__ = "quick_gelu"
 
+
+def _relu_squared(x: ArrayLike) -> jax.Array:
+    return jnp.square(jax.nn.relu(x))
+
+
+_relu_squared.__name__ = "relu_squared"
+
 celu = _activation("celu", jax.nn.celu)
 elu = _activation("elu", jax.nn.elu)
 gelu = _activation("gelu", jax.nn.gelu)
@@ -66,6 +73,7 @@ mish = _activation("mish", jax.nn.mish)
 quick_gelu = _activation("quick_gelu", _quick_gelu)
 relu = _activation("relu", jax.nn.relu)
 relu6 = _activation("relu6", jax.nn.relu6)
+relu_squared = _activation("relu_squared", _relu_squared)
 selu = _activation("selu", jax.nn.selu)
 sigmoid = _activation("sigmoid", jax.nn.sigmoid)
 silu = _activation("silu", jax.nn.silu)

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from namedax.core._array import NamedArray, _wrap
-from namedax.core._axes import Axis, AxisSelection, AxisSelector
+from namedax.core._axes import Axis, AxisSelection, AxisSelector, resolve_axis
 from namedax.core._broadcast import apply_aligned
 from namedax.core._errors import describe, format_axes
 from namedax.ops._dot import dot
@@ -28,7 +28,9 @@ __all__ = [
     "binary_cross_entropy_loss",
     "cross_entropy_loss",
     "cross_entropy_loss_and_log_normalizers",
+    "maybe_reduce_loss",
     "one_hot",
+    "reduce_loss",
 ]
 
 Reduction = Callable[..., NamedArray]
@@ -39,7 +41,9 @@ def one_hot(x: NamedArray | int, class_axis: Axis, *, dtype: Any = None) -> Name
 
     Args:
         x: Integer labels (a NamedArray, or one Python int).
-        class_axis: The class axis; labels outside `[0, class_axis.size)` give all zeros.
+        class_axis: The class axis. Array labels outside `[0, class_axis.size)` give all
+            zeros. A scalar label (a Python int or a 0-d integer array) counts from the
+            end when negative, as in Haliax: `one_hot(-1, Pos)` is the last position.
         dtype: The result dtype (default float32).
 
     Returns:
@@ -58,8 +62,8 @@ def one_hot(x: NamedArray | int, class_axis: Axis, *, dtype: Any = None) -> Name
     if not isinstance(class_axis, Axis):
         raise TypeError(f"one_hot: class_axis must be a sized Axis, got {describe(class_axis)}.")
     dtype = dtype or jnp.float32
-    if isinstance(x, int):
-        return _wrap(jax.nn.one_hot(x, class_axis.size, dtype=dtype), (class_axis,))
+    if not isinstance(x, NamedArray) and jnp.ndim(x) == 0:
+        return _scalar_one_hot(x, class_axis, dtype)
     if not isinstance(x, NamedArray) or not jnp.issubdtype(x.dtype, jnp.integer):
         raise TypeError(
             f"one_hot: x must be integer labels (a NamedArray or int), got {describe(x)}."
@@ -69,6 +73,22 @@ def one_hot(x: NamedArray | int, class_axis: Axis, *, dtype: Any = None) -> Name
             f"one_hot: x {format_axes(x.axes)} already has an axis named {class_axis.name!r}."
         )
     return _wrap(jax.nn.one_hot(x.array, class_axis.size, dtype=dtype), (*x.axes, class_axis))
+
+
+def _scalar_one_hot(x: Any, class_axis: Axis, dtype: Any) -> NamedArray:
+    """The one-hot vector of one scalar label; negative labels count from the end."""
+    n = class_axis.size
+    if isinstance(x, bool) or not (
+        isinstance(x, int) or jnp.issubdtype(jnp.asarray(x).dtype, jnp.integer)
+    ):
+        raise TypeError(
+            f"one_hot: x must be integer labels (a NamedArray or int), got {describe(x)}."
+        )
+    if isinstance(x, int) and not -n <= x < n:
+        raise ValueError(f"one_hot: label {x} is outside [-{n}, {n}) for class_axis {class_axis}.")
+    index = jnp.asarray(x)
+    index = jnp.where(index < 0, index + n, index)
+    return _wrap(jax.nn.one_hot(index, n, dtype=dtype), (class_axis,))
 
 
 def cross_entropy_loss_and_log_normalizers(
@@ -92,8 +112,8 @@ def cross_entropy_loss_and_log_normalizers(
     op = "cross_entropy_loss"
     if not isinstance(logits, NamedArray):
         raise TypeError(f"{op}: logits must be a NamedArray, got {describe(logits)}.")
-    log_norm = logsumexp(logits, Label)
-    label = logits.resolve_axis(Label)
+    label = resolve_axis(logits.axes, Label, op)
+    log_norm = logsumexp(logits, label)
     if not isinstance(targets, NamedArray):
         raise TypeError(f"{op}: targets must be a NamedArray, got {describe(targets)}.")
     if label.name in targets.axis_names:
@@ -174,6 +194,45 @@ def binary_cross_entropy_loss(
         raise TypeError(f"{op}: logits must be a NamedArray, got {describe(logits)}.")
     loss = apply_aligned(op, ("logits", "targets"), _binary_cross_entropy, (logits, targets))
     return _reduce(op, loss, reduction, where, reduction_axis)
+
+
+def maybe_reduce_loss(
+    arr: NamedArray,
+    reduction: Reduction | None,
+    reduction_axis: AxisSelection | None,
+    where: NamedArray | None,
+) -> NamedArray:
+    """Haliax's loss reduction: `reduction(arr, axis=, where=)`; None or `axis=()` only masks.
+
+    Note the argument order, Haliax's: `reduction_axis` comes before `where` (the losses
+    take `where` first).
+
+    Examples:
+        >>> loss = named(jnp.array([1.0, 3.0]), "batch")
+        >>> mask = named(jnp.array([1.0, 0.0]), "batch")
+        >>> nx.nn.maybe_reduce_loss(loss, nx.mean, None, mask).array
+        Array(1., dtype=float32)
+        >>> nx.nn.maybe_reduce_loss(loss, nx.mean, (), mask).array
+        Array([1., 0.], dtype=float32)
+    """
+    if reduction_axis == ():
+        reduction = None
+    return _reduce("maybe_reduce_loss", arr, reduction, where, reduction_axis)
+
+
+def reduce_loss(
+    arr: NamedArray,
+    reduction: Reduction | None = mean,
+    reduction_axis: AxisSelection | None = None,
+    where: NamedArray | None = None,
+) -> NamedArray:
+    """`maybe_reduce_loss` with Haliax's defaults: the mean over every axis.
+
+    Examples:
+        >>> nx.nn.reduce_loss(named(jnp.array([1.0, 3.0]), "batch")).array
+        Array(2., dtype=float32)
+    """
+    return maybe_reduce_loss(arr, reduction, reduction_axis, where)
 
 
 def _reduce(
