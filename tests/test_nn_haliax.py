@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.ad_checkpoint import checkpoint_name
 
 import namedax as nx
 from namedax import nn
@@ -186,7 +187,7 @@ def test_new_policies_keep_values_and_grads(policy):
     def run(remat):
         def loss(ws, x):
             def step(c, w):
-                h = jax.ad_checkpoint.checkpoint_name(jnp.sin(c.array * w.array), "h")
+                h = checkpoint_name(jnp.sin(c.array * w.array), "h")
                 return nx.named(jnp.cos(h) + c.array, "e")
 
             out = nx.fold(step, Layers, remat=remat)(nx.named(x, "e"), nx.named(ws, (Layers, "e")))

@@ -36,7 +36,7 @@ __all__ = [
 Reduction = Callable[..., NamedArray]
 
 
-def one_hot(x: NamedArray | int, class_axis: Axis, *, dtype: Any = None) -> NamedArray:
+def one_hot(x: NamedArray | int | jax.Array, class_axis: Axis, *, dtype: Any = None) -> NamedArray:
     """One-hot encodes integer labels along a new axis `class_axis` (placed last).
 
     Args:
