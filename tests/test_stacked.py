@@ -305,3 +305,67 @@ def test_scan_aware_tree_map_applies_per_layer():
     doubled = nx.tree_util.scan_aware_tree_map(record, stack)
     assert all("layers" not in names for names in seen)
     assert tree_allclose(doubled, jax.tree_util.tree_map(lambda x: x * 2, stack))
+
+
+class ListBlock(eqx.Module):
+    """A block whose sub-layers sit in a list, so key paths carry an index: `.layers[0]`."""
+
+    layers: list
+
+    @classmethod
+    def init(cls, Embed, *, key):
+        k1, k2 = jax.random.split(key)
+        return cls([nn.Linear.init(Embed, Embed, key=k1), nn.Linear.init(Embed, Embed, key=k2)])
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def _shared_leaf_paths(stack):
+    leaves = jax.tree_util.tree_flatten_with_path(stack.stacked, is_leaf=nx.is_named_array)[0]
+    return {jax.tree_util.keystr(p) for p, leaf in leaves if Layers.name not in leaf.axis_names}
+
+
+@pytest.mark.parametrize(
+    "spelling, expected",
+    [
+        (".layers[0].weight", {".layers[0].weight"}),
+        ("layers.0.weight", {".layers[0].weight"}),
+        (".layers[1]", {".layers[1].weight", ".layers[1].bias"}),
+        ("layers.1", {".layers[1].weight", ".layers[1].bias"}),
+        ([".layers[0].bias", "layers.1.weight"], {".layers[0].bias", ".layers[1].weight"}),
+    ],
+)
+def test_shared_accepts_the_path_spelling_explain_prints(spelling, expected):
+    stack = nn.Stacked.init(Layers, ListBlock, shared=spelling)(Embed, key=KEY)
+    assert _shared_leaf_paths(stack) == expected
+    rows = stack.explain().splitlines()[2:]  # below the title and the column headers
+    shared_rows = [line.split()[0] for line in rows if " shared " in line]
+    assert set(shared_rows) == expected
+    x = x_input()
+    np.testing.assert_allclose(
+        stack.fold(x).array, loop(stack.unstacked(), x).array, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_shared_round_trips_every_path_explain_prints():
+    per_layer = nn.Stacked.init(Layers, Block)(Embed, Hidden, key=KEY)
+    rows = per_layer.explain().splitlines()[2:]  # below the title and the column headers
+    printed = [line.split()[0] for line in rows]
+    assert ".norm.bias" in printed and ".up.weight" in printed
+    for path in printed:
+        stack = nn.Stacked.init(Layers, Block, shared=path)(Embed, Hidden, key=KEY)
+        assert _shared_leaf_paths(stack) == {path}
+    stack = nn.Stacked.init(Layers, Block, shared=".norm")(Embed, Hidden, key=KEY)
+    assert _shared_leaf_paths(stack) == {".norm.weight", ".norm.bias"}
+
+
+def test_shared_unknown_path_names_the_spelling_given_and_the_parameters():
+    with pytest.raises(ValueError) as info:
+        nn.Stacked.init(Layers, ListBlock, shared=".layers[2].weight")(Embed, key=KEY)
+    assert str(info.value) == (
+        "Stacked.init: shared='.layers[2].weight' names no parameter of ListBlock. Its "
+        "parameters are: layers.0.weight, layers.0.bias, layers.1.weight, layers.1.bias."
+    )

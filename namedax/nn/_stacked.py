@@ -79,7 +79,8 @@ SharedSpec = bool | str | Sequence[str] | Callable[[Any], Any] | Mapping[Any, An
 """Which parameters of a stacked block are shared across layers.
 
 `None`/`False`: none (every parameter is per-layer). `True`: all of them. A field
-name or dotted path (`"attn.q_proj"`), or a sequence of them: the leaves under those
+name or dotted path (`"attn.q_proj"`, or as `explain()` prints it, `".attn.q_proj"`,
+`".layers[0].weight"`), or a sequence of them: the leaves under those
 fields. A callable `block -> node or tuple of nodes`, like `equinox.tree_at`'s
 `where`: the leaves inside the nodes it returns. For a `Pattern`, any of these
 applies to each kind of block separately, and a mapping `{block: spec}` gives
@@ -154,7 +155,10 @@ def _shared_paths(shared: SharedSpec, abstract: Any, Block: Any) -> frozenset[st
         names = (shared,) if isinstance(shared, str) else tuple(shared)
         selected = set()
         for name in names:
-            hits = [p for p in paths if (d := _dotted(p)) == name or d.startswith(name + ".")]
+            # Both spellings: a dotted path (`layers.0.weight`) or the key path explain()
+            # prints (`.layers[0].weight`).
+            dotted = _dotted(name)
+            hits = [p for p in paths if (d := _dotted(p)) == dotted or d.startswith(dotted + ".")]
             if not hits:
                 raise ValueError(
                     f"Stacked.init: shared={name!r} names no parameter of {_block_name(Block)}. "
