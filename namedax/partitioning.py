@@ -40,6 +40,7 @@ from namedax.core._mapping import (
     current_axis_mapping as current_thread_local_mapping,
     physical_axis_name as physical_axis_name,
 )
+from namedax.parallel._multihost import process_local_to_global as process_local_to_global
 from namedax.parallel._named_jit import (
     NamedJitWrapped as NamedJitWrapped,
     fsdp as fsdp,
@@ -68,6 +69,7 @@ __all__ = [
     "named_jit",
     "physical_axis_name",
     "physical_axis_size",
+    "process_local_to_global",
     "pspec_for",
     "pspec_for_axis",
     "round_axis_for_partitioning",
