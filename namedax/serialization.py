@@ -15,6 +15,10 @@ Examples:
     >>> restored = nx.serialization.from_state_dict(norm, state, prefix="norm")
 """
 
+from namedax.io._safetensors import (
+    load_safetensors as load_safetensors,
+    save_safetensors as save_safetensors,
+)
 from namedax.io._serialization import (
     StateDict as StateDict,
     from_state_dict as from_state_dict,

@@ -21,8 +21,12 @@ archive, bit-exactly, including dtypes NumPy lacks (`bfloat16`, float8).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import struct
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -35,7 +39,9 @@ from jax.core import Tracer
 
 from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._errors import describe, format_axes
+from namedax.io._atomic import atomic_write
 from namedax.nn._blockseq import BlockSeq
+from namedax.nn._export import ModuleWithStateDictSerialization
 from namedax.nn._pattern import pattern_from_state_parts, pattern_state_parts
 from namedax.nn._stacked import Stacked
 
@@ -72,12 +78,37 @@ def _path_key(path: tuple[Any, ...]) -> str:
 
 
 def _is_node(x: Any) -> bool:
-    """Leaves of the walk: NamedArrays and the layer containers with their own key layout."""
-    return isinstance(x, (NamedArray, Stacked, BlockSeq))
+    """Leaves of the walk: NamedArrays, and the modules with their own key layout."""
+    return isinstance(x, (NamedArray, Stacked, BlockSeq)) or _has_own_layout(x)
+
+
+def _has_own_layout(x: Any) -> bool:
+    """A module that renames its fields or writes its own state dict (as Haliax's modules do)."""
+    return isinstance(x, eqx.Module) and (
+        hasattr(x, "_state_dict_key_map") or _custom(x, "to_state_dict")
+    )
+
+
+def _custom(module: Any, method: str) -> bool:
+    """Whether `module` defines `method` itself (not the default walk of the base class)."""
+    found = getattr(type(module), method, None)
+    return callable(found) and found is not getattr(ModuleWithStateDictSerialization, method)
+
+
+def _fields(module: Any) -> Iterator[tuple[str, str | None]]:
+    """(field name, key part) of each array-holding field, after the module's key map."""
+    key_map = getattr(module, "_state_dict_key_map", dict)()
+    for field in dataclasses.fields(module):
+        if not field.metadata.get("static", False):
+            yield field.name, key_map.get(field.name, field.name)
 
 
 def _is_array(x: Any) -> bool:
     return isinstance(x, (jax.Array, np.ndarray, jax.ShapeDtypeStruct))
+
+
+def _is_none(x: Any) -> bool:
+    return x is None
 
 
 def _check_prefix(prefix: Any, op: str) -> str | None:
@@ -157,8 +188,23 @@ def to_state_dict(tree: Any, prefix: str | None = None) -> StateDict:
         >>> {k: v.shape for k, v in nx.to_state_dict({"layers": stack}).items()}
         {'layers.0.weight': (3,), 'layers.1.weight': (3,), 'layers.bias': (3,)}
     """
+    return {k: _positional(v) for k, v in named_state_dict(tree, prefix).items()}
+
+
+def named_state_dict(tree: Any, prefix: str | None = None) -> dict[str, Any]:
+    """Like `to_state_dict`, but NamedArray leaves stay NamedArrays (for their axes).
+
+    Examples:
+        >>> from namedax.io._serialization import named_state_dict
+        >>> named_state_dict({"w": nx.zeros(Axis("embed", 3))})
+        {'w': NamedArray(...)}
+    """
     prefix = _check_prefix(prefix, "to_state_dict")
     return dict(_entries(tree, prefix or ""))
+
+
+def _positional(value: Any) -> Any:
+    return value.array if isinstance(value, NamedArray) else value
 
 
 def _entries(tree: Any, key: str) -> Iterator[tuple[str, Any]]:
@@ -169,10 +215,39 @@ def _entries(tree: Any, key: str) -> Iterator[tuple[str, Any]]:
         elif isinstance(leaf, BlockSeq):
             for i, block in enumerate(leaf.blocks):
                 yield from _entries(block, _join(k, str(i)))
-        elif isinstance(leaf, NamedArray):
-            yield k, leaf.array
-        elif _is_array(leaf):
+        elif _has_own_layout(leaf):
+            yield from _module_entries(leaf, k)
+        elif isinstance(leaf, NamedArray) or _is_array(leaf):
             yield k, leaf
+
+
+def _module_entries(module: Any, key: str) -> Iterator[tuple[str, Any]]:
+    if _custom(module, "to_state_dict"):
+        yield from module.to_state_dict(key or None).items()
+        return
+    for name, part in _fields(module):
+        yield from _entries(getattr(module, name), _join(key, part))
+
+
+def default_module_to_state_dict(module: Any, prefix: str | None = None) -> StateDict:
+    """The state dict of `module` by its fields and key map, ignoring its own `to_state_dict`."""
+    prefix = _check_prefix(prefix, "to_state_dict")
+    out: StateDict = {}
+    for name, part in _fields(module):
+        out.update(
+            (k, _positional(v)) for k, v in _entries(getattr(module, name), _join(prefix, part))
+        )
+    return out
+
+
+def default_module_from_state_dict(
+    module: Any, state_dict: Mapping[str, Any], prefix: str | None = None
+) -> Any:
+    """`module` read field by field under `prefix`, ignoring its own `from_state_dict`."""
+    loader = _Loader(state_dict)
+    result = loader.fields(module, _check_prefix(prefix, "from_state_dict") or "")
+    loader.raise_problems(prefix, extra=False)
+    return result
 
 
 def _stacked_entries(stack: Stacked, key: str) -> Iterator[tuple[str, Any]]:
@@ -213,11 +288,46 @@ class _Loader:
         if isinstance(leaf, BlockSeq):
             blocks = tuple(self.load(b, _join(key, str(i))) for i, b in enumerate(leaf.blocks))
             return eqx.tree_at(lambda s: s.blocks, leaf, blocks)
+        if _has_own_layout(leaf):
+            return self.module(leaf, key)
         if isinstance(leaf, NamedArray):
             return _wrap(self.array(leaf.array, key, leaf.axes), leaf.axes)
         if _is_array(leaf):
             return self.array(leaf, key, None)
         return leaf
+
+    def raise_problems(self, prefix: str | None, *, extra: bool) -> None:
+        """The ValueError listing every missing, mismatched and (with `extra`) unused key."""
+        scope = [k for k in self.state_dict if prefix is None or k.startswith(prefix + ".")]
+        unused = [k for k in scope if k not in self.used and k != _DTYPES_KEY] if extra else []
+        problems = []
+        if self.mismatched:
+            problems.append(_listing("shape mismatch", "shape mismatches", self.mismatched, "; "))
+        if self.missing:
+            problems.append(
+                _listing("key is missing", "keys are missing", self.missing, ", ")
+                + f". The state dict has: {_some(sorted(scope))}"
+            )
+        if unused:
+            problems.append(
+                _listing("key is not in the template", "keys are not in the template", unused, ", ")
+                + " (is the template the same model, or is a prefix missing?)"
+            )
+        if problems:
+            raise ValueError("from_state_dict: " + ". ".join(problems) + ".")
+
+    def module(self, module: Any, key: str) -> Any:
+        if not _custom(module, "from_state_dict"):
+            return self.fields(module, key)
+        self.used.update(k for k in self.state_dict if k.startswith(key + ".") or not key)
+        return module.from_state_dict(self.state_dict, key or None)
+
+    def fields(self, module: Any, key: str) -> Any:
+        names, parts = zip(*_fields(module)) if dataclasses.fields(module) else ((), ())
+        values = tuple(self.load(getattr(module, n), _join(key, p)) for n, p in zip(names, parts))
+        return eqx.tree_at(
+            lambda m: tuple(getattr(m, n) for n in names), module, values, is_leaf=_is_none
+        )
 
     def stacked(self, stack: Stacked, key: str) -> Stacked:
         parts = pattern_state_parts(stack, template=True)
@@ -264,7 +374,9 @@ def _expected(template: Any, axes: tuple | None) -> str:
     return f"({named}shape {shape}, {np.dtype(template.dtype).name})"
 
 
-def from_state_dict(template: Any, state_dict: Mapping[str, Any], prefix: str | None = None):
+def from_state_dict(
+    template: Any, state_dict: Mapping[str, Any], prefix: str | None = None, *, strict: bool = True
+):
     """Fills a template pytree with the arrays of a state dict.
 
     Args:
@@ -275,6 +387,10 @@ def from_state_dict(template: Any, state_dict: Mapping[str, Any], prefix: str | 
         state_dict: A `{"dotted.path": array}` mapping, as made by `to_state_dict`.
         prefix: The prefix the keys carry (`"model"` reads `model.weight`). Keys outside
             the prefix are ignored, so one state dict can hold several models.
+        strict: Whether keys under the prefix that the template does not use are an
+            error (the default). `strict=False` ignores them, as Haliax does (its
+            `from_state_dict`, `namedax.state_dict.from_state_dict`, is this with
+            `strict=False`).
 
     Returns:
         The template with every array replaced by the state dict's value, cast to the
@@ -282,7 +398,8 @@ def from_state_dict(template: Any, state_dict: Mapping[str, Any], prefix: str | 
 
     Raises:
         TypeError: If `state_dict` is not a mapping or `prefix` is not a string.
-        ValueError: If keys are missing, if keys under the prefix are not used, or if
+        ValueError: If keys are missing, if keys under the prefix are not used (with
+            `strict`), or if
             a value's shape differs from the template's (the message lists each key
             with its expected named shape).
 
@@ -307,23 +424,7 @@ The state dict has: weight.
         )
     loader = _Loader(state_dict)
     result = loader.load(template, prefix or "")
-    scope = [k for k in state_dict if prefix is None or k.startswith(prefix + ".")]
-    extra = [k for k in scope if k not in loader.used and k != _DTYPES_KEY]
-    problems = []
-    if loader.mismatched:
-        problems.append(_listing("shape mismatch", "shape mismatches", loader.mismatched, "; "))
-    if loader.missing:
-        problems.append(
-            _listing("key is missing", "keys are missing", loader.missing, ", ")
-            + f". The state dict has: {_some(sorted(scope))}"
-        )
-    if extra:
-        problems.append(
-            _listing("key is not in the template", "keys are not in the template", extra, ", ")
-            + " (is the template the same model, or is a prefix missing?)"
-        )
-    if problems:
-        raise ValueError("from_state_dict: " + ". ".join(problems) + ".")
+    loader.raise_problems(prefix, extra=strict)
     return result
 
 
@@ -342,7 +443,21 @@ def _some(items: list[str], sep: str = ", ", limit: int = 8) -> str:
 # --- files ----------------------------------------------------------------------------------
 
 
-def save_state_dict(state_dict: Mapping[str, Any], path: str | os.PathLike) -> None:
+def check_saveable(op: str, key: str, value: Any) -> None:
+    """Raises the TypeError for a state-dict value that is not a positional array."""
+    if isinstance(value, NamedArray) or not hasattr(value, "dtype"):
+        raise TypeError(
+            f"{op}: the value at {key!r} is {describe(value)}; values must be positional "
+            "arrays, as to_state_dict makes them."
+        )
+    if jnp.issubdtype(value.dtype, jax.dtypes.prng_key):
+        raise TypeError(
+            f"{op}: the value at {key!r} is a typed PRNG key array; store "
+            "jax.random.key_data(key) instead and wrap it again after loading."
+        )
+
+
+def save_state_dict(state_dict: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
     """Writes a state dict to a NumPy `.npz` archive, bit-exactly.
 
     Dtypes that NumPy lacks (`bfloat16`, float8 types) are stored as their raw bits
@@ -350,7 +465,9 @@ def save_state_dict(state_dict: Mapping[str, Any], path: str | os.PathLike) -> N
 
     Args:
         state_dict: A `{"dotted.path": array}` mapping, as made by `to_state_dict`.
-        path: The file to write (NumPy appends `.npz` if the name lacks it).
+        path: The file to write (`.npz` is appended if the name lacks it). It is written
+            under a temporary name and renamed when complete, so a crash never leaves
+            a partial file under this name.
 
     Raises:
         TypeError: If a value is not an array (or is a typed PRNG key array: store
@@ -370,43 +487,75 @@ def save_state_dict(state_dict: Mapping[str, Any], path: str | os.PathLike) -> N
     for key, value in state_dict.items():
         if key == _DTYPES_KEY:
             raise ValueError(f"save_state_dict: the key {_DTYPES_KEY!r} is reserved.")
-        if isinstance(value, NamedArray) or not hasattr(value, "dtype"):
-            raise TypeError(
-                f"save_state_dict: the value at {key!r} is {describe(value)}; values must be "
-                "positional arrays, as to_state_dict makes them."
-            )
-        if jnp.issubdtype(value.dtype, jax.dtypes.prng_key):
-            raise TypeError(
-                f"save_state_dict: the value at {key!r} is a typed PRNG key array; store "
-                "jax.random.key_data(key) instead and wrap it again after loading."
-            )
+        check_saveable("save_state_dict", key, value)
         array = np.asarray(value)
         dtypes[key] = array.dtype.name
         if array.dtype.type.__module__ != "numpy":  # ml_dtypes: keep the raw bits
             array = array.view(f"u{array.dtype.itemsize}")
         arrays[key] = array
     arrays[_DTYPES_KEY] = np.array(json.dumps(dtypes))
-    np.savez(path, **arrays)
+    path = os.fspath(path)
+    with atomic_write(path if path.endswith(".npz") else path + ".npz") as f:
+        np.savez(f, **arrays)
 
 
-def load_state_dict(path: str | os.PathLike) -> StateDict:
+def load_state_dict(path: str | os.PathLike[str]) -> StateDict:
     """Reads a state dict written by `save_state_dict`.
+
+    Every leaf is read (and its CRC checked) before any is returned: a damaged file
+    never loads partially.
 
     Args:
         path: The `.npz` file.
 
     Returns:
         The state dict, with JAX arrays of the saved dtypes.
+
+    Raises:
+        ValueError: If the file is truncated or corrupted; the message names the file
+            and the leaf.
     """
-    with np.load(path, allow_pickle=False) as archive:
-        dtypes = json.loads(str(archive[_DTYPES_KEY])) if _DTYPES_KEY in archive else {}
-        out = {}
+    path = os.fspath(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        if not os.path.exists(path):
+            raise
+        raise _damaged(path, _last_entry(path), e) from e
+    host = {}
+    with archive:
         for key in archive.files:
-            if key == _DTYPES_KEY:
-                continue
-            array = archive[key]
-            dtype = dtypes.get(key)
-            if dtype is not None and array.dtype.name != dtype:
-                array = array.view(jnp.dtype(dtype))
-            out[key] = jnp.asarray(array)
-        return out
+            try:
+                host[key] = archive[key]
+            except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error) as e:
+                raise _damaged(path, key, e) from e
+    dtypes = json.loads(str(host.pop(_DTYPES_KEY))) if _DTYPES_KEY in host else {}
+    out = {}
+    for key, array in host.items():
+        dtype = dtypes.get(key)
+        if dtype is not None and array.dtype.name != dtype:
+            array = array.view(jnp.dtype(dtype))
+        out[key] = jnp.asarray(array)
+    return out
+
+
+def _damaged(path: str, key: str | None, cause: Exception) -> ValueError:
+    where = f"leaf {key!r}" if key is not None else "no complete leaf"
+    return ValueError(
+        f"load_state_dict: {path} is truncated or corrupted at {where} ({cause}). Nothing was "
+        "loaded; restore the file from a good copy or save it again."
+    )
+
+
+def _last_entry(path: str) -> str | None:
+    """The last leaf whose entry begins in a damaged archive (where a truncated file ends)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    last, start = None, data.find(b"PK\x03\x04")
+    while start >= 0 and start + 30 <= len(data):
+        name_length, extra_length = struct.unpack("<HH", data[start + 26 : start + 30])
+        name = data[start + 30 : start + 30 + name_length]
+        if name.endswith(b".npy"):
+            last = name[:-4].decode(errors="replace")
+        start = data.find(b"PK\x03\x04", start + 30 + name_length + extra_length)
+    return last

@@ -10,6 +10,7 @@ contracting, so callers never see the `_in` name: `embed` in, `embed` out.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,7 @@ from namedax.core._axes import Axis, AxisSpec, sized_axes
 from namedax.core._errors import describe, format_axes
 from namedax.ops._dot import dot
 
+from ._export import ModuleWithStateDictSerialization, flatten_linear, unflatten_linear
 from ._moe import MoELinear as MoELinear  # Haliax keeps it in `haliax.nn.linear`
 from ._reparam import (
     AbstractLinearReparam,
@@ -62,7 +64,7 @@ def _as_spec(axes: tuple[Axis, ...], given: AxisSpec) -> Any:
     return axes[0] if isinstance(given, Axis) else axes
 
 
-class Linear(eqx.Module):
+class Linear(ModuleWithStateDictSerialization):
     """An affine map `x -> dot(x, weight over In) + bias` from axes `In` to axes `Out`.
 
     Build it with `Linear.init`. The input may have any further (batch) axes, in any
@@ -178,6 +180,27 @@ class Linear(eqx.Module):
     def output_reparam(use_mup: bool = True) -> type[AbstractLinearReparam]:
         """The parametrisation class of an output layer: `OutputLinearMup`, or standard."""
         return OutputLinearMup if use_mup else LinearStandardParam
+
+    def flatten_for_export(self) -> Linear:
+        """This layer in the torch layout: `In` merged into `__IN__`, `Out` into `__OUT__`."""
+        ins, outs = sized_axes(self.In, "Linear"), sized_axes(self.Out, "Linear")
+        weight, bias, In, Out = flatten_linear(
+            self.weight, self.bias, weight_input_axes(ins, outs), outs
+        )
+        return dataclasses.replace(self, weight=weight, bias=bias, In=In, Out=Out)
+
+    def unflatten_from_export(self, template: Linear) -> Linear:
+        """A layer from `flatten_for_export` split back into `template`'s axes and order."""
+        ins, outs = sized_axes(template.In, "Linear"), sized_axes(template.Out, "Linear")
+        weight, bias = unflatten_linear(
+            self.weight,
+            self.bias,
+            weight_input_axes(ins, outs),
+            outs,
+            template.weight,
+            template.bias,
+        )
+        return dataclasses.replace(self, weight=weight, bias=bias, In=template.In, Out=template.Out)
 
     def __call__(self, inputs: NamedArray, *, key: Any = None) -> NamedArray:
         """Applies the layer; `inputs` must have the `In` axes (`key` is ignored)."""

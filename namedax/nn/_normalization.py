@@ -16,6 +16,7 @@ Examples:
 from __future__ import annotations
 
 import abc
+import dataclasses
 from typing import Any, Self
 
 import equinox as eqx
@@ -26,6 +27,8 @@ from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, AxisSelection, AxisSpec, axis_positions, sized_axes
 from namedax.core._broadcast import align_array
 from namedax.core._errors import describe, format_axes
+
+from ._export import ModuleWithStateDictSerialization, flatten_norm, unflatten_norm
 
 __all__ = [
     "LayerNorm",
@@ -156,7 +159,7 @@ def standardize(
     return _wrap(out, x.axes)
 
 
-class LayerNormBase(eqx.Module):
+class LayerNormBase(ModuleWithStateDictSerialization):
     """What `LayerNorm` and `RmsNorm` share: the axes, the optional affine parameters, `eps`.
 
     Subclass it to write another normalisation over named axes: `init` builds the
@@ -212,6 +215,20 @@ class LayerNormBase(eqx.Module):
         bias = _wrap(jnp.zeros(shape, jnp.float32), axes) if use_bias else None
         spec = axes[0] if isinstance(axis, Axis) else axes
         return cls(spec, weight, bias, eps, dtype)
+
+    def flatten_for_export(self) -> Self:
+        """This module in the torch layout: its axes merged into one `__OUT` axis."""
+        axes = sized_axes(self.axis, type(self).__name__)
+        (weight, bias), merged = flatten_norm((self.weight, self.bias), axes)
+        return dataclasses.replace(self, axis=merged, weight=weight, bias=bias)
+
+    def unflatten_from_export(self, template: Self) -> Self:
+        """A module from `flatten_for_export` split back into `template`'s axes."""
+        axes = sized_axes(template.axis, type(self).__name__)
+        weight, bias = unflatten_norm(
+            (self.weight, self.bias), axes, (template.weight, template.bias)
+        )
+        return dataclasses.replace(self, axis=template.axis, weight=weight, bias=bias)
 
     @abc.abstractmethod
     def __call__(self, x: NamedArray, *, key: Any = None) -> NamedArray:

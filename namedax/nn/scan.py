@@ -10,4 +10,8 @@ Examples:
 from namedax.transforms._remat import ScanCheckpointPolicy as ScanCheckpointPolicy
 
 from ._blockseq import BlockSeq as BlockSeq
+from ._export import (
+    _stack_state_dict as _stack_state_dict,  # Haliax keeps these here
+    _unstack_state_dict as _unstack_state_dict,
+)
 from ._stacked import Stacked as Stacked
