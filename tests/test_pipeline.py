@@ -226,9 +226,33 @@ def test_depth_not_divisible_by_stages():
     s = stack(Layers=nx.Axis("layers", 6))
     with (
         jax.set_mesh(mesh()),
-        pytest.raises(ValueError, match=r"layers\(6\) layers cannot be split evenly over 4 stages"),
+        pytest.raises(
+            ValueError,
+            match=r"layers\(6\) layers \(6 layers\) cannot be split evenly over 4 stages",
+        ),
     ):
         nn.Pipeline(microbatches=2).fold(s, batch())
+
+
+def pattern_stack(Layers: nx.Axis) -> nn.Stacked:
+    return nn.Stacked.init(Layers, nn.Pattern(Residual, WithScale))(key=jax.random.key(0))
+
+
+class WithScale(Residual):
+    def __call__(self, x, scale=None):
+        return super().__call__(x, 0.5)
+
+
+def test_pattern_depth_counts_repeats_not_layers():
+    # 8 layers of a 2-block pattern are 4 repeats: 4 stages hold one repeat each, 8 cannot.
+    s, x = pattern_stack(Layers), batch()
+    expected = value_and_grad(lambda s, x: s.fold(x), s, x)
+    got = run_pipelined(s, x, 2, stages=4)
+    assert np.allclose(got[0], expected[0], rtol=1e-5)
+    assert tree_allclose(got[1], expected[1], rtol=1e-4, atol=1e-5)
+    message = r"layers\(8\) layers \(4 repeats of its 2-block pattern\) cannot be split.* 8 stages"
+    with jax.set_mesh(mesh(8)), pytest.raises(ValueError, match=message):
+        nn.Pipeline(microbatches=2).fold(s, x)
 
 
 def test_batch_not_divisible_by_microbatches():

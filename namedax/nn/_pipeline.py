@@ -321,11 +321,15 @@ class Pipeline:
                 f"Pipeline(mesh_axis=...) one of {sorted(sizes)}."
             )
         stages = sizes[self.mesh_axis]
-        if stack.Layers.size % stages:
+        steps = stack._Steps.size  # the scanned units: layers, or a pattern's repeats
+        if steps % stages:
+            per_unit = stack.Layers.size // steps
+            unit = "layers" if per_unit == 1 else f"repeats of its {per_unit}-block pattern"
             raise ValueError(
-                f"{op}: the stack's {stack.Layers} layers cannot be split evenly over "
-                f"{stages} stages (mesh axis {self.mesh_axis!r}); use a depth that is a "
-                f"multiple of {stages} or a mesh axis whose size divides {stack.Layers.size}."
+                f"{op}: the stack's {stack.Layers} layers ({steps} {unit}) cannot be split "
+                f"evenly over {stages} stages (mesh axis {self.mesh_axis!r}); each stage must "
+                f"hold whole {unit}: use {steps} {unit} as a multiple of {stages} or a mesh "
+                f"axis whose size divides {steps}."
             )
         return mesh, stages
 
