@@ -154,3 +154,43 @@ def test_treescope_array_adapter_names_dimensions():
 
     figure = treescope.render_array(x)
     assert "batch" in figure.treescope_part.html_src  # type: ignore[attr-defined]
+
+
+def _public_callables():
+    for name in dir(nx):
+        obj = getattr(nx, name)
+        if not name.startswith("_") and callable(obj) and not isinstance(obj, type):
+            yield f"nx.{name}", obj
+    for name in dir(nx.NamedArray):
+        obj = None if name.startswith("_") else getattr(nx.NamedArray, name)
+        if callable(obj):
+            yield f"NamedArray.{name}", obj
+
+
+def test_signatures_show_defaults_by_name_not_by_address():
+    import inspect
+    import re
+
+    checked = 0
+    for name, fn in _public_callables():
+        try:
+            text = str(inspect.signature(fn))
+        except (TypeError, ValueError):  # builtins without a signature
+            continue
+        checked += 1
+        assert not re.search(r"<[^>]* at 0x[0-9a-f]+>", text), f"{name}{text}"
+        assert "<class " not in text, f"{name}{text}"
+    assert checked > 150
+    assert "default: 'UnnamedAxisSpec' = arrays_on_first_dim," in str(inspect.signature(nx.vmap))
+    assert "is_scanned: 'bool | Callable[[Any], bool]' = is_array_like" in str(
+        inspect.signature(nx.scan)
+    )
+    assert "axis: 'AxisSelection | None' = REQUIRED" in str(inspect.signature(nx.dot))
+
+
+def test_readable_defaults_keep_the_real_default_values():
+    x = named(jnp.arange(6.0).reshape(2, 3), ("batch", "embed"))
+    out = nx.vmap(lambda row: row * 2, "batch")(x)  # default=arrays_on_first_dim still applies
+    np.testing.assert_array_equal(out.array, x.array * 2)
+    with pytest.raises(TypeError, match="the axes to contract must be given by keyword"):
+        nx.dot(x, x)

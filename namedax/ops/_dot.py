@@ -24,11 +24,12 @@ import jax.numpy as jnp
 from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, AxisSelection, arrange_axes, axis_spec_to_tuple
 from namedax.core._errors import describe, format_axes
+from namedax.core._signature_defaults import Sentinel
 
 __all__: list[str] = []  # the public names are re-exported by namedax/__init__.py
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_REQUIRED: Any = object()
+_REQUIRED: Any = Sentinel("REQUIRED")  # prints as axis=REQUIRED in help()
 
 Plan = tuple[Callable[..., Any], tuple[Axis, ...]]
 _PLANS: dict[Any, Plan] = {}

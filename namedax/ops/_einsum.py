@@ -34,6 +34,7 @@ from jax import lax
 from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis
 from namedax.core._errors import describe, format_axes
+from namedax.core._signature_defaults import readable_defaults
 from namedax.ops._patterns import (
     Dots,
     Group,
@@ -52,6 +53,7 @@ _PLANS: dict[Any, tuple[str, tuple[Axis, ...]]] = {}
 _COMPILED: dict[Any, Callable[..., Any]] = {}
 
 
+@readable_defaults
 def einsum(
     equation: str,
     /,

@@ -29,6 +29,7 @@ import numpy as np
 from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._axes import Axis, AxisSelector
 from namedax.core._errors import argument_paths, describe, describe_tree, format_axes, function_name
+from namedax.core._signature_defaults import readable_defaults
 from namedax.transforms._lifting import split_output, stack_output
 from namedax.transforms._remat import RematSpec, ScanCheckpointPolicy, run_scan
 
@@ -40,6 +41,7 @@ def is_array_like(x: Any) -> bool:
     return isinstance(x, (NamedArray, jax.Array, np.ndarray, np.generic))
 
 
+@readable_defaults
 def scan(
     f: Callable[..., tuple[Any, Any]],
     axis: AxisSelector,
@@ -123,6 +125,7 @@ def scan(
     return scanned
 
 
+@readable_defaults
 def fold(
     fn: Callable[..., Any],
     axis: AxisSelector,
@@ -156,6 +159,7 @@ def fold(
     return folded
 
 
+@readable_defaults
 def map(  # the Haliax name
     fn: Callable[..., Any],
     axis: AxisSelector,

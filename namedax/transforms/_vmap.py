@@ -32,6 +32,7 @@ from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._axes import Axis, AxisSelection, AxisSelector
 from namedax.core._errors import argument_paths, describe, describe_tree, format_axes, function_name
 from namedax.core._mapping import physical_axis_name
+from namedax.core._signature_defaults import readable_defaults
 from namedax.transforms._lifting import is_array, split_output, stack_output
 
 __all__ = ["vmap"]
@@ -48,6 +49,7 @@ def arrays_on_first_dim(leaf: Any) -> int | None:
     return 0 if is_array(leaf) and np.ndim(leaf) > 0 else None
 
 
+@readable_defaults
 def vmap(
     fn: Callable[..., Any],
     axis: AxisSelection,
