@@ -15,6 +15,7 @@ Examples:
     >>> restored = nx.serialization.from_state_dict(norm, state, prefix="norm")
 """
 
+from namedax.io._orbax import Checkpoints as Checkpoints
 from namedax.io._safetensors import (
     load_safetensors as load_safetensors,
     save_safetensors as save_safetensors,
