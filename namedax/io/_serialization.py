@@ -516,19 +516,8 @@ def load_state_dict(path: str | os.PathLike[str]) -> StateDict:
             and the leaf.
     """
     path = os.fspath(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        if not os.path.exists(path):
-            raise
-        raise _damaged(path, _last_entry(path), e) from e
-    host = {}
-    with archive:
-        for key in archive.files:
-            try:
-                host[key] = archive[key]
-            except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error) as e:
-                raise _damaged(path, key, e) from e
+    with open(path, "rb") as f:
+        host = _read_archive(f, path)
     dtypes = json.loads(str(host.pop(_DTYPES_KEY))) if _DTYPES_KEY in host else {}
     out = {}
     for key, array in host.items():
@@ -537,6 +526,23 @@ def load_state_dict(path: str | os.PathLike[str]) -> StateDict:
             array = array.view(jnp.dtype(dtype))
         out[key] = jnp.asarray(array)
     return out
+
+
+def _read_archive(f: Any, path: str) -> dict[str, np.ndarray]:
+    """Every array of an open `.npz` file, each read (and CRC-checked) in full."""
+    errors = (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error)
+    try:
+        archive = np.load(f, allow_pickle=False)
+    except errors as e:
+        raise _damaged(path, _last_entry(path), e) from e
+    host = {}
+    with archive:
+        for key in archive.files:
+            try:
+                host[key] = archive[key]
+            except errors as e:
+                raise _damaged(path, key, e) from e
+    return host
 
 
 def _damaged(path: str, key: str | None, cause: Exception) -> ValueError:
