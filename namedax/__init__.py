@@ -282,3 +282,11 @@ from .partitioning import (
     shard_map as shard_map,
 )
 from .serialization import from_state_dict as from_state_dict, to_state_dict as to_state_dict
+from .io._interop import (
+    from_haliax as from_haliax,
+    from_penzai as from_penzai,
+    from_xarray as from_xarray,
+    to_haliax as to_haliax,
+    to_penzai as to_penzai,
+    tree_from_haliax as tree_from_haliax,
+)

@@ -38,7 +38,7 @@ from namedax.core._axes import (
     check_unique_names,
     resolve_axis as _resolve_in,
 )
-from namedax.core._errors import describe, format_axes
+from namedax.core._errors import describe, foreign_named_array, format_axes
 
 __all__ = ["NamedArray", "named", "is_named_array"]
 
@@ -213,6 +213,20 @@ class NamedArray:
         """Casts the elements to `dtype`, keeping the axes."""
         return _wrap(self.array.astype(dtype), self.axes)
 
+    def to_xarray(self) -> Any:
+        """This array as an `xarray.DataArray` on the host, its dims the axis names.
+
+        Needs `xarray` (the `interop` extra); `namedax.from_xarray` converts back.
+
+        Examples:
+            >>> da = nx.named(jnp.arange(6).reshape(2, 3), ("batch", "embed")).to_xarray()
+            >>> da.dims, da.shape
+            (('batch', 'embed'), (2, 3))
+        """
+        import xarray  # an optional dependency: imported only here
+
+        return xarray.DataArray(np.asarray(self.array), dims=self.axis_names)
+
     def __iter__(self):
         raise TypeError(
             f"A NamedArray{format_axes(self.axes)} cannot be iterated over positionally. "
@@ -366,9 +380,8 @@ def check_named(op: str, x: Any, arg: str | None = None) -> None:
     """Raises the TypeError for a non-NamedArray `x` given to `op` (as argument `arg`)."""
     if not isinstance(x, NamedArray):
         what = "expected a NamedArray" if arg is None else f"{arg} must be a NamedArray"
-        raise TypeError(
-            f"{op}: {what}, got {describe(x)}. Wrap it with namedax.named(array, axes) first."
-        )
+        fix = "" if foreign_named_array(x) else " Wrap it with namedax.named(array, axes) first."
+        raise TypeError(f"{op}: {what}, got {describe(x)}.{fix}")
 
 
 def named(array: Any, axis: AxisSelection) -> NamedArray:
@@ -396,6 +409,8 @@ def named(array: Any, axis: AxisSelection) -> NamedArray:
 (array shape (3,), axes ['embed(4)']).
     """
     if not isinstance(array, jax.Array):
+        if foreign_named_array(array):
+            raise TypeError(f"named: array is {describe(array)}; it already has axis names.")
         array = jnp.asarray(array)
     selectors = axis if type(axis) is tuple else axis_spec_to_tuple(axis)
     shape = array.shape

@@ -23,8 +23,27 @@ def format_path(path: tuple[Any, ...], root: str = "") -> str:
     return root + jax.tree_util.keystr(path)
 
 
+_FOREIGN = {  # top-level module of a named-array type -> (library, converter)
+    "haliax": ("Haliax", "namedax.from_haliax(x)"),
+    "penzai": ("Penzai", "namedax.from_penzai(x)"),
+    "xarray": ("xarray", "namedax.from_xarray(x)"),
+}
+
+
+def foreign_named_array(x: Any) -> tuple[str, str] | None:
+    """(library, converter) if `x` is another library's named array (Haliax, Penzai, xarray)."""
+    found = _FOREIGN.get(type(x).__module__.partition(".")[0])
+    if found is None or not (hasattr(x, "axes") or hasattr(x, "named_shape") or hasattr(x, "dims")):
+        return None
+    return found
+
+
 def describe(x: Any) -> str:
     """Names the kind and shape of a value for an error message."""
+    foreign = foreign_named_array(x)
+    if foreign is not None:
+        library, converter = foreign
+        return f"{library} {type(x).__name__} (from another library: convert it with {converter})"
     axes = getattr(x, "axes", None)
     if axes is not None and hasattr(x, "array"):
         return f"NamedArray{format_axes(axes)}"
