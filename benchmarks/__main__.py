@@ -2,7 +2,7 @@
 
 import jax
 
-from . import core, stacked, transforms
+from . import checkpoint, core, stacked, transforms
 
 
 def main() -> None:
@@ -10,6 +10,7 @@ def main() -> None:
     core.main()
     transforms.main()
     stacked.main()
+    checkpoint.main()
 
 
 if __name__ == "__main__":

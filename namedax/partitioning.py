@@ -33,13 +33,14 @@ Examples:
 """
 
 from namedax.core._mapping import (
-    ResourceAxis as ResourceAxis,
+    ResourceAxis as PhysicalAxisSpec,
     ResourceMapping as ResourceMapping,
     axis_mapping as axis_mapping,
     current_axis_mapping as current_axis_mapping,
     current_axis_mapping as current_thread_local_mapping,
     physical_axis_name as physical_axis_name,
 )
+from namedax.parallel._mesh import ResourceAxis as ResourceAxis, set_mesh as set_mesh
 from namedax.parallel._multihost import process_local_to_global as process_local_to_global
 from namedax.parallel._named_jit import (
     NamedJitWrapped as NamedJitWrapped,
@@ -54,10 +55,15 @@ from namedax.parallel._pspec import (
     round_axis_for_partitioning as round_axis_for_partitioning,
 )
 from namedax.parallel._shard_map import shard_map as shard_map
-from namedax.parallel._sharding import auto_sharded as auto_sharded, shard as shard
+from namedax.parallel._sharding import (
+    auto_sharded as auto_sharded,
+    shard as shard,
+    shard_with_axis_mapping as shard_with_axis_mapping,
+)
 
 __all__ = [
     "NamedJitWrapped",
+    "PhysicalAxisSpec",
     "ResourceAxis",
     "ResourceMapping",
     "auto_sharded",
@@ -74,5 +80,7 @@ __all__ = [
     "pspec_for_axis",
     "round_axis_for_partitioning",
     "shard",
+    "set_mesh",
     "shard_map",
+    "shard_with_axis_mapping",
 ]

@@ -23,6 +23,7 @@ from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
 import namedax as nx
 from namedax import Axis, NamedArray, named
 from namedax.partitioning import (
+    ResourceAxis,
     auto_sharded,
     axis_mapping,
     current_axis_mapping,
@@ -34,8 +35,10 @@ from namedax.partitioning import (
     pspec_for,
     pspec_for_axis,
     round_axis_for_partitioning,
+    set_mesh,
     shard,
     shard_map,
+    shard_with_axis_mapping,
 )
 
 from .helpers import axis_orders, in_order, tree_allclose
@@ -342,15 +345,103 @@ def test_error_bad_mapping_value_and_missing_mesh():
 
 
 def test_pspec_for_named_plain_and_other_leaves():
-    tree = {"x": named(jnp.ones((8, 4)), (Batch, Pos)), "plain": jnp.ones(3), "n": 1.5}
+    tree = {
+        "x": named(jnp.ones((8, 4)), (Batch, Pos)),
+        "plain": jnp.ones(3),
+        "scalar": jnp.ones(()),
+        "n": 1.5,
+        "name": "x",
+    }
     specs = pspec_for(tree, {"pos": "model"})
-    assert specs == {"x": P(None, "model"), "plain": P(), "n": None}
+    assert specs == {
+        "x": P(None, "model"),
+        "plain": P(None),
+        "scalar": P(),
+        "n": P(),
+        "name": None,
+    }
     with axis_mapping({"batch": ("data", "model")}):
         assert pspec_for(tree["x"]) == P(("data", "model"), None)
     with pytest.raises(
         ValueError, match="pspec_for: no axis mapping was given and none is in force"
     ):
         pspec_for(tree)
+
+
+def test_pspec_for_preserve_existing_shardings_keeps_placed_arrays():
+    placed = shard(named(jnp.ones((8, 4)), (Batch, Pos)), {"batch": "data"}, MESH_8)
+    single = jnp.ones(3)  # a plain array on one device is still given a (replicated) spec
+    committed = jax.device_put(jnp.ones(8), NamedSharding(MESH_8, P("data")))
+    tree = {"x": placed, "single": single, "committed": committed, "scalar": jnp.ones(())}
+    kept = pspec_for(tree, {"batch": "data"}, preserve_existing_shardings=True)
+    assert kept == {"x": None, "single": P(None), "committed": None, "scalar": P()}
+    fresh = pspec_for(tree, {"batch": "data"}, preserve_existing_shardings=False)
+    assert fresh == {"x": P("data", None), "single": P(None), "committed": P(None), "scalar": P()}
+    abstract = jax.eval_shape(lambda: placed)  # no sharding of its own yet: always a spec
+    assert pspec_for(abstract, {"batch": "data"}, preserve_existing_shardings=True) == P(
+        "data", None
+    )
+    shardings = infer_resource_partitions(
+        tree, {"batch": "pos"}, preserve_existing_shardings=True, mesh=MESH_8
+    )
+    assert shardings["x"] == placed.array.sharding and shardings["committed"] == committed.sharding
+
+
+class _Table(eqx.Module):
+    weights: jax.Array = nx.field(axis_names=("batch", "pos"))
+    bias: jax.Array
+    inner: eqx.Module | None = None
+
+
+def test_pspec_for_names_plain_array_fields_declared_with_axis_names():
+    inner = _Table(jnp.ones((8, 4)), jnp.ones(4))
+    table = _Table(jnp.ones((8, 4)), jnp.ones(4), inner)
+    specs = pspec_for(table, {"batch": "data", "pos": "model"})
+    assert isinstance(specs, _Table)
+    assert specs.weights == specs.inner.weights == P("data", "model")
+    assert specs.bias == P(None)
+    with jax.set_mesh(MESH_4x2):
+        shardings = infer_resource_partitions(table, {"batch": "data", "pos": "model"})
+    assert shardings.inner.weights == NamedSharding(MESH_4x2, P("data", "model"))
+    wrong = _Table(jnp.ones(8), jnp.ones(4))
+    message = r"pspec_for: field _Table\.weights declares axis_names=\('batch', 'pos'\) \(2 axes\)"
+    with pytest.raises(ValueError, match=message + r" but holds an array of shape \(8,\)"):
+        pspec_for(wrong, {"batch": "data"})
+
+
+def test_resource_axis_set_mesh_and_shard_with_axis_mapping():
+    assert (ResourceAxis.DATA, ResourceAxis.MODEL, ResourceAxis.REPLICA) == (
+        "data",
+        "model",
+        "replica",
+    )
+    assert list(ResourceAxis) == ["model", "data", "replica"] and "data" in ResourceAxis
+    assert "batch" not in ResourceAxis
+    mesh = jax.make_mesh(
+        (4, 2), (ResourceAxis.DATA, ResourceAxis.MODEL), axis_types=(AxisType.Auto,) * 2
+    )
+    x = named(jnp.ones((8, 4)), (Batch, Pos))
+    mapping = {"batch": ResourceAxis.DATA, "pos": ResourceAxis.MODEL}
+    with set_mesh(mesh):
+        y = shard_with_axis_mapping(x, mapping)
+        z = jax.jit(lambda a: shard_with_axis_mapping(a * 2, mapping))(x)
+    assert y.array.sharding == NamedSharding(mesh, P("data", "model"))
+    assert z.array.sharding.is_equivalent_to(NamedSharding(mesh, P("data", "model")), 2)
+    np.testing.assert_array_equal(np.asarray(z.array), 2 * np.ones((8, 4)))
+    with pytest.raises(TypeError, match=r"shard_with_axis_mapping: mapping must be a"):
+        shard_with_axis_mapping(x, None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"set_mesh: expected a jax\.sharding\.Mesh"):
+        set_mesh({"data": 8})  # type: ignore[arg-type]
+
+
+def test_legacy_mesh_context_is_the_mesh():
+    mesh = jax.sharding.Mesh(np.array(jax.devices()).reshape(4, 2), ("data", "model"))
+    x = named(jnp.ones((8, 4)), (Batch, Pos))
+    with pytest.warns(DeprecationWarning, match="with mesh"), mesh:  # JAX deprecates it
+        y = shard(x, {"batch": "data", "pos": "model"})
+        with pytest.raises(ValueError, match="4 is not divisible by 8"):
+            pspec_for(x, {"pos": ("data", "model")})
+    assert y.array.sharding == NamedSharding(mesh, P("data", "model"))
 
 
 def test_pspec_for_checks_against_the_context_mesh():
@@ -386,7 +477,9 @@ def test_specs_follow_names_in_any_order(perm, targets):
 
 def test_infer_resource_partitions_and_pspec_for_axis():
     x = named(jnp.ones((8, 4)), (Batch, Pos))
-    shardings = infer_resource_partitions({"x": x, "p": jnp.ones(2)}, {"batch": "data"}, MESH_8)
+    shardings = infer_resource_partitions(
+        {"x": x, "p": jnp.ones(2)}, {"batch": "data"}, mesh=MESH_8
+    )
     assert shardings["x"] == NamedSharding(MESH_8, P("data", None))
     assert shardings["p"] == NamedSharding(MESH_8, P())
     assert pspec_for_axis((Batch, "pos"), {"pos": "model"}) == P(None, "model")

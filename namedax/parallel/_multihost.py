@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import jax
 import numpy as np
+from jax.core import Tracer
 from jax.sharding import NamedSharding
 
 from namedax.core._array import NamedArray, _wrap
@@ -98,7 +99,7 @@ def process_local_to_global(
 
     def leaf_spec(x: Any) -> Any:
         if isinstance(x, NamedArray):
-            if isinstance(x.array, jax.core.Tracer):
+            if isinstance(x.array, Tracer):
                 raise TypeError(
                     f"{op}: got a traced {describe(x)}; build global arrays outside jit, from "
                     "the data each process loaded."
@@ -115,7 +116,8 @@ def process_local_to_global(
             continue
         sharding = NamedSharding(the_mesh, spec)
         local = np.asarray(leaf.array if isinstance(leaf, NamedArray) else leaf)
-        shape = tuple(n * k for n, k in zip(local.shape, _process_share_counts(sharding, local.ndim)))
+        parts = _process_share_counts(sharding, local.ndim)
+        shape = tuple(n * k for n, k in zip(local.shape, parts))
         if isinstance(leaf, NamedArray):
             axes = tuple(Axis(a.name, n) for a, n in zip(leaf.axes, shape))
             global_target.spec(axes)  # the global sizes must split evenly

@@ -6,19 +6,23 @@ Specs are computed once per (axes, mapping, mesh shape) and cached, and checked 
 the way: every mesh axis must exist, partition an axis whose size it divides, and
 appear at most once per array.
 
-The mesh is the one passed as `mesh=`, else the one set with `jax.set_mesh`.
+The mesh is the one passed as `mesh=`, else the one set with `jax.set_mesh`, else the
+one of an enclosing `with mesh:` block (JAX's older mesh context).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import equinox as eqx
 import jax
 import numpy as np
-from jax.sharding import AbstractMesh, Mesh, NamedSharding, PartitionSpec
+from jax.core import Tracer
+from jax.sharding import AbstractMesh, Mesh, NamedSharding, PartitionSpec, SingleDeviceSharding
 
-from namedax.core._array import NamedArray, is_named_array
+from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._axes import Axis, AxisSelection, AxisSelector, axis_spec_to_tuple
 from namedax.core._errors import describe, format_axes, format_path
 from namedax.core._mapping import ResourceMapping, current_axis_mapping, physical_axis_name
@@ -35,6 +39,10 @@ try:  # the concrete context mesh even under a trace (eager `grad` too); no publ
     from jax._src.mesh import get_concrete_mesh as _get_concrete_mesh
 except ImportError:  # pragma: no cover - a future JAX without it falls back to the public API
     _get_concrete_mesh = None
+try:  # `with mesh:` blocks (older JAX's mesh context, still used by Haliax code)
+    from jax._src import mesh as _mesh_lib
+except ImportError:  # pragma: no cover
+    _mesh_lib = None
 
 AnyMesh = Mesh | AbstractMesh
 
@@ -56,7 +64,17 @@ def resolve_mesh(mesh: AnyMesh | None, op: str) -> AnyMesh | None:
     concrete = _concrete_mesh()
     if concrete is not None and not concrete.empty:
         return concrete
-    return None if abstract.empty else abstract
+    if not abstract.empty:
+        return abstract
+    return _legacy_context_mesh()
+
+
+def _legacy_context_mesh() -> Mesh | None:
+    """The mesh of a `with mesh:` block (JAX's older mesh context), or None."""
+    if _mesh_lib is None:  # pragma: no cover - a JAX without the legacy context
+        return None
+    found = _mesh_lib.thread_resources.env.physical_mesh
+    return None if found.empty else found
 
 
 def _concrete_mesh() -> Mesh | None:
@@ -208,28 +226,41 @@ def is_array_like(x: Any) -> bool:
     return isinstance(x, (jax.Array, np.ndarray, jax.ShapeDtypeStruct))
 
 
-def pspec_for(tree: Any, mapping: ResourceMapping | None = None) -> Any:
+def pspec_for(
+    tree: Any,
+    mapping: ResourceMapping | None = None,
+    preserve_existing_shardings: bool = False,
+) -> Any:
     """The `PartitionSpec` of every array in a pytree, from axis names through the mapping.
 
-    A NamedArray gets one spec entry per axis, in its own axis order; a plain array
-    `PartitionSpec()` (replicated: it has no names to map); any other leaf `None`. If a
-    mesh is set (`jax.set_mesh`), the specs are checked against it.
+    A NamedArray gets one spec entry per axis, in its own axis order. A plain array
+    field of an `equinox.Module` declared with `field(axis_names=...)` is treated as
+    a NamedArray with those names. Any other plain array gets a replicated spec
+    (`PartitionSpec()` for a 0-d array, `PartitionSpec(None)` otherwise), as do Python
+    scalars; every other leaf `None`. If a mesh is set (`jax.set_mesh` or `with mesh:`),
+    the specs are checked against it.
 
     Args:
         tree: Any pytree; NamedArrays are treated as leaves.
         mapping: `{logical_axis: mesh_axis}`; defaults to the current `axis_mapping`.
+        preserve_existing_shardings: If true, a concrete array that already has a
+            sharding (any committed `jax.Array`, named or plain, except a plain array on
+            a single device) gets `None`: keep it where it is.
 
     Returns:
         A pytree of the same structure with `PartitionSpec`s (or `None`) as leaves.
 
     Raises:
-        ValueError: If there is no mapping, or one array maps two axes to one mesh axis
-            (or, with a mesh, names a missing mesh axis or an indivisible size).
+        ValueError: If there is no mapping, one array maps two axes to one mesh axis
+            (or, with a mesh, names a missing mesh axis or an indivisible size), or an
+            array field's `axis_names` do not match its number of dimensions.
 
     Examples:
         >>> x = named(jnp.zeros((8, 4)), ("batch", "embed"))
-        >>> pspec_for({"x": x, "n": 3}, {"batch": "data"})
-        {'n': None, 'x': P('data', None)}
+        >>> pspec_for({"x": x, "n": 3, "name": "x"}, {"batch": "data"})
+        {'n': P(), 'name': None, 'x': P('data', None)}
+        >>> pspec_for(x, {"batch": "data"}, preserve_existing_shardings=True) is None
+        True
     """
     mapping = resolve_mapping(mapping)
     if mapping is None:
@@ -241,22 +272,42 @@ def pspec_for(tree: Any, mapping: ResourceMapping | None = None) -> Any:
 
     def leaf_spec(x: Any) -> Any:
         if isinstance(x, NamedArray):
-            return target.spec(x.axes) if is_array_like(x.array) else None
-        return PartitionSpec() if is_array_like(x) else None
+            if not is_array_like(x.array) or (preserve_existing_shardings and _placed(x.array)):
+                return None
+            return target.spec(x.axes)
+        if isinstance(x, (bool, int, float, complex)):
+            return PartitionSpec()
+        if not is_array_like(x):
+            return None
+        if np.ndim(x) == 0:
+            return PartitionSpec()
+        keep = preserve_existing_shardings and _placed(x)
+        single = keep and isinstance(x.sharding, SingleDeviceSharding)
+        return None if keep and not single else PartitionSpec(None)
 
-    specs, _, treedef = leaf_specs(tree, leaf_spec)
+    specs, _, treedef = leaf_specs(name_array_fields(tree, "pspec_for"), leaf_spec)
     return jax.tree_util.tree_unflatten(treedef, specs)
 
 
+def _placed(x: Any) -> bool:
+    """A concrete `jax.Array` (it has a sharding of its own), not a tracer or an abstract one."""
+    return isinstance(x, jax.Array) and not isinstance(x, Tracer)
+
+
 def infer_resource_partitions(
-    tree: Any, mapping: ResourceMapping | None = None, mesh: AnyMesh | None = None
+    tree: Any,
+    mapping: ResourceMapping | None = None,
+    preserve_existing_shardings: bool = False,
+    mesh: AnyMesh | None = None,
 ) -> Any:
     """Like `pspec_for`, but `NamedSharding`s on the mesh (for `jax.jit`'s `in_shardings` etc.).
+
+    With `preserve_existing_shardings=True`, a concrete array keeps its own sharding.
 
     Examples:
         >>> mesh = jax.make_mesh((8,), ("data",))
         >>> x = named(jnp.zeros((8, 4)), ("batch", "embed"))
-        >>> infer_resource_partitions(x, {"batch": "data"}, mesh).spec
+        >>> infer_resource_partitions(x, {"batch": "data"}, mesh=mesh).spec
         P('data', None)
     """
     mesh = require_mesh(mesh, "infer_resource_partitions")
@@ -264,12 +315,56 @@ def infer_resource_partitions(
     target = SpecTarget("infer_resource_partitions", mapping, mesh)
 
     def leaf_sharding(x: Any) -> Any:
-        if isinstance(x, NamedArray):
-            return NamedSharding(mesh, target.spec(x.axes)) if is_array_like(x.array) else None
-        return NamedSharding(mesh, PartitionSpec()) if is_array_like(x) else None
+        array = x.array if isinstance(x, NamedArray) else x
+        if not is_array_like(array):
+            return None
+        if preserve_existing_shardings and _placed(array):
+            return array.sharding
+        spec = target.spec(x.axes) if isinstance(x, NamedArray) else PartitionSpec()
+        return NamedSharding(mesh, spec)
 
+    tree = name_array_fields(tree, "infer_resource_partitions")
     shardings, _, treedef = leaf_specs(tree, leaf_sharding)
     return jax.tree_util.tree_unflatten(treedef, shardings)
+
+
+def name_array_fields(tree: Any, op: str) -> Any:
+    """`tree` with each plain-array field declared `field(axis_names=...)` as a NamedArray.
+
+    The tree keeps its structure (a NamedArray is one leaf where the array was), so
+    specs computed on the result unflatten into the original tree's shape.
+    """
+
+    def visit(node: Any) -> Any:
+        if not isinstance(node, eqx.Module) or isinstance(node, NamedArray):
+            return node
+        rebuilt = object.__new__(type(node))
+        for f in dataclasses.fields(node):
+            value = getattr(node, f.name)
+            names = f.metadata.get("axis_names")
+            if names is not None and is_array_like(value):
+                value = _named_field(node, f.name, value, names, op)
+            elif not f.metadata.get("static", False):
+                value = jax.tree_util.tree_map(visit, value, is_leaf=_is_module)
+            object.__setattr__(rebuilt, f.name, value)
+        return rebuilt
+
+    return jax.tree_util.tree_map(visit, tree, is_leaf=_is_module)
+
+
+def _is_module(x: Any) -> bool:
+    return isinstance(x, eqx.Module) and not isinstance(x, NamedArray)
+
+
+def _named_field(module: Any, name: str, value: Any, names: tuple[str, ...], op: str) -> NamedArray:
+    shape = tuple(np.shape(value))
+    if len(shape) != len(names):
+        raise ValueError(
+            f"{op}: field {type(module).__name__}.{name} declares axis_names={names!r} "
+            f"({len(names)} axes) but holds an array of shape {shape}; declare one name per "
+            "dimension."
+        )
+    return _wrap(value, tuple(Axis(n, k) for n, k in zip(names, shape)))
 
 
 def pspec_for_axis(axis: AxisSelection, mapping: ResourceMapping | None = None) -> PartitionSpec:

@@ -7,6 +7,7 @@ Outside a trace arrays are moved with one batched `jax.device_put`; inside `jit`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import jax
@@ -14,6 +15,7 @@ from jax.core import Tracer
 from jax.sharding import AbstractMesh, AxisType, NamedSharding
 
 from namedax.core._array import NamedArray, _wrap
+from namedax.core._errors import describe
 from namedax.core._mapping import ResourceMapping, current_axis_mapping
 from namedax.parallel._pspec import (
     AnyMesh,
@@ -25,7 +27,7 @@ from namedax.parallel._pspec import (
     resolve_mesh,
 )
 
-__all__ = ["auto_sharded", "shard", "shard_tree"]
+__all__ = ["auto_sharded", "shard", "shard_tree", "shard_with_axis_mapping"]
 
 T = TypeVar("T")
 
@@ -134,3 +136,20 @@ def auto_sharded(tree: T, mesh: AnyMesh | None = None) -> T:
     if mapping is None or resolve_mesh(mesh, "auto_sharded") is None:
         return tree
     return shard(tree, mapping, mesh)
+
+
+def shard_with_axis_mapping(tree: T, mapping: ResourceMapping, mesh: AnyMesh | None = None) -> T:
+    """`shard(tree, mapping, mesh)` with the mapping given explicitly (Haliax's older name).
+
+    Examples:
+        >>> mesh = jax.make_mesh((8,), ("data",))
+        >>> x = named(jnp.zeros((8, 2)), ("batch", "embed"))
+        >>> shard_with_axis_mapping(x, {"batch": "data"}, mesh).array.sharding.spec
+        P('data', None)
+    """
+    if not isinstance(mapping, Mapping):
+        raise TypeError(
+            "shard_with_axis_mapping: mapping must be a {logical_axis: mesh_axis} dict, got "
+            f"{describe(mapping)}; use shard(tree) to take the current axis_mapping."
+        )
+    return shard_tree(tree, mapping, mesh, "shard_with_axis_mapping")
