@@ -18,7 +18,7 @@ __all__ = ["atomic_write", "temporary_name"]
 TEMPORARY_MARK = ".tmp-"
 
 
-def temporary_name(path: str | os.PathLike) -> str:
+def temporary_name(path: str | os.PathLike[str]) -> str:
     """The temporary name a save to `path` writes first (same directory, marked, per process).
 
     Examples:
@@ -30,7 +30,7 @@ def temporary_name(path: str | os.PathLike) -> str:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
+def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Opens a temporary file for writing; on success it is flushed, synced and renamed to `path`.
 
     If the body raises, the temporary file is removed and `path` is untouched.

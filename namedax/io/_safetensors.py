@@ -82,7 +82,7 @@ def _code(dtype: Any, key: str) -> str:
 
 def write_safetensors(
     state_dict: Mapping[str, Any],
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     metadata: Mapping[str, str] | None = None,
     axes: Mapping[str, tuple[Axis, ...]] | None = None,
@@ -151,7 +151,7 @@ def _header_bytes(header: dict[str, Any], meta: dict[str, str], crcs: dict[str, 
 class _File:
     """A safetensors file's header, checked against its size, with per-leaf reads."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike[str]):
         self.path = os.fspath(path)
         self.size = os.path.getsize(self.path)
         with open(self.path, "rb") as f:
@@ -208,7 +208,7 @@ class _File:
         return np.frombuffer(raw, dtype=dtype).reshape(info["shape"])
 
 
-def read_safetensors(path: str | os.PathLike, *, as_numpy: bool = False) -> StateDict:
+def read_safetensors(path: str | os.PathLike[str], *, as_numpy: bool = False) -> StateDict:
     """Reads every tensor of a safetensors file into a `{key: jax.Array}` state dict.
 
     Every leaf is checked (byte ranges, and CRC-32 where recorded) before any is
@@ -233,7 +233,7 @@ def read_safetensors(path: str | os.PathLike, *, as_numpy: bool = False) -> Stat
 
 def save_safetensors(
     tree: Any,
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     prefix: str | None = None,
     metadata: Mapping[str, str] | None = None,
@@ -268,7 +268,7 @@ def save_safetensors(
 
 
 def load_safetensors(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     template: Any = None,
     *,
     prefix: str | None = None,
