@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import safetensors
 import safetensors.numpy
+from hypothesis import given, settings, strategies as st
 
 import namedax as nx
 from namedax import Axis, state_dict as sd
@@ -193,3 +194,41 @@ def test_a_truncated_file_fails_naming_the_file(tmp_path, cut, detail):
         ValueError, match=rf"{re.escape(str(path))} is truncated or corrupted.*{re.escape(detail)}"
     ):
         load_safetensors(path, {"first": jnp.zeros(64), "second": jnp.zeros(64)})
+
+
+_SHAPES = st.lists(st.integers(0, 4), min_size=0, max_size=3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shapes=st.lists(_SHAPES, min_size=1, max_size=4),
+    dtype=st.sampled_from([np.float32, ml_dtypes.bfloat16, np.int16, np.uint8, np.bool_]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_any_state_dict_round_trips_in_both_formats(tmp_path_factory, shapes, dtype, seed):
+    rng = np.random.default_rng(seed)
+    state = {f"leaf.{i}": (rng.normal(size=s) * 50).astype(dtype) for i, s in enumerate(shapes)}
+    directory = tmp_path_factory.mktemp("rt")
+    write_safetensors(state, directory / "m.safetensors")
+    nx.serialization.save_state_dict(state, directory / "m.npz")
+    for loaded in (
+        read_safetensors(directory / "m.safetensors", as_numpy=True),
+        nx.serialization.load_state_dict(directory / "m.npz"),
+    ):
+        assert sorted(loaded) == sorted(state)
+        for key, value in state.items():
+            got = np.asarray(loaded[key])
+            assert got.dtype == value.dtype and got.shape == value.shape
+            np.testing.assert_array_equal(_bits(got), _bits(value), strict=True)
+
+
+@settings(max_examples=25, deadline=None)
+@given(order=st.permutations([Head, HeadDim, Embed]), saved=st.permutations([Head, HeadDim, Embed]))
+def test_named_leaf_loads_in_any_axis_order(tmp_path_factory, order, saved):
+    data = jnp.arange(24.0).reshape(2, 3, 4)
+    w = nx.named(data, (Head, HeadDim, Embed))
+    path = tmp_path_factory.mktemp("order") / "w.safetensors"
+    save_safetensors({"w": nx.rearrange(w, tuple(saved))}, path)
+    loaded = load_safetensors(path, {"w": nx.zeros(tuple(order))})["w"]
+    assert loaded.axes == tuple(order)
+    np.testing.assert_array_equal(loaded.array, nx.rearrange(w, tuple(order)).array, strict=True)
