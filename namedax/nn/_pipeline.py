@@ -327,9 +327,9 @@ class Pipeline:
             unit = "layers" if per_unit == 1 else f"repeats of its {per_unit}-block pattern"
             raise ValueError(
                 f"{op}: the stack's {stack.Layers} layers ({steps} {unit}) cannot be split "
-                f"evenly over {stages} stages (mesh axis {self.mesh_axis!r}); each stage must "
-                f"hold whole {unit}: use {steps} {unit} as a multiple of {stages} or a mesh "
-                f"axis whose size divides {steps}."
+                f"evenly over {stages} stages (mesh axis {self.mesh_axis!r}); each stage holds "
+                f"whole {unit}. Give the stack a number of {unit} that is a multiple of "
+                f"{stages}, or pipeline over a mesh axis whose size divides {steps}."
             )
         return mesh, stages
 
