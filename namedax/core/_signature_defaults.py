@@ -20,7 +20,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Sentinel:
-    """A unique default marker that prints as its name (`axis=UNSET` in `help()`)."""
+    """A default marker that prints as its name (`axis=REQUIRED` in `help()`).
+
+    Also what `readable_defaults` shows in place of a function or class default.
+    """
 
     __slots__ = ("_name",)
 
@@ -31,24 +34,12 @@ class Sentinel:
         return self._name
 
 
-class _ShownByName:
-    """Stands in for a function or class default in a displayed signature."""
-
-    __slots__ = ("_name",)
-
-    def __init__(self, value: Any):
-        self._name = getattr(value, "__name__", None) or repr(value)
-
-    def __repr__(self) -> str:
-        return self._name
-
-
 def _readable(parameter: inspect.Parameter) -> inspect.Parameter:
     default = parameter.default
     if default is inspect.Parameter.empty:
         return parameter
     if inspect.isfunction(default) or inspect.isclass(default) or inspect.isbuiltin(default):
-        return parameter.replace(default=_ShownByName(default))
+        return parameter.replace(default=Sentinel(getattr(default, "__name__", repr(default))))
     return parameter
 
 
