@@ -2,7 +2,7 @@
 
 import jax
 
-from . import checkpoint, core, stacked, transforms
+from . import checkpoint, core, pipeline, stacked, transforms
 
 
 def main() -> None:
@@ -10,6 +10,7 @@ def main() -> None:
     core.main()
     transforms.main()
     stacked.main()
+    pipeline.main()
     checkpoint.main()
 
 
