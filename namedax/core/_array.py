@@ -22,6 +22,7 @@ at the end of the class body declare them for type checkers.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -238,8 +239,38 @@ class NamedArray:
 
     __rmatmul__ = __matmul__
 
+    # --- the number protocol: a NamedArray with no axes behaves like a number ------------------
+
     def __bool__(self) -> bool:
-        return bool(self.array)
+        return bool(_number(self, "bool", ValueError, "`x.any()` or `x.all()`"))
+
+    def __float__(self) -> float:
+        return float(_number(self, "float"))
+
+    def __int__(self) -> int:
+        return int(_number(self, "int"))
+
+    def __complex__(self) -> complex:
+        return complex(_number(self, "complex"))
+
+    def __index__(self) -> int:
+        return operator.index(_number(self, "operator.index"))
+
+    def __format__(self, format_spec: str) -> str:
+        if not format_spec:
+            return str(self)
+        return format(_number(self, f"format with {format_spec!r}"), format_spec)
+
+    @property
+    def __jax_array__(self) -> Callable[[], jax.Array]:
+        """`jnp.sin(loss)` and other `jax.numpy` calls take a NamedArray with no axes.
+
+        With axes, the attribute is absent: `jax.numpy` then rejects the NamedArray rather
+        than reading its storage order, and a `jax.Array` operator defers to ours.
+        """
+        if self.axes:
+            raise AttributeError("__jax_array__: only a NamedArray with no axes is a number")
+        return self.scalar
 
     def __class_getitem__(cls, axes: Any) -> Any:
         """`NamedArray["batch ... embed"]`: an annotation checking axes (see `namedax.Named`)."""
@@ -355,6 +386,22 @@ class NamedArray:
         def at(self) -> _At: ...
 
 
+def _number(
+    x: NamedArray,
+    conversion: str,
+    error: type[Exception] = TypeError,
+    reduction: str = "`x.sum()`, `x.mean()`",
+) -> jax.Array:
+    """The 0-d array of `x` for a Python number conversion; raises `error` if `x` has axes."""
+    if x.axes:
+        raise error(
+            f"{conversion}: the NamedArray has axes {format_axes(x.axes)}; only a NamedArray "
+            f"with no axes converts to a number. Reduce the axes first ({reduction}) or index "
+            "them away (`x[name, i]`); `.scalar()` then gives the 0-d array."
+        )
+    return x.array
+
+
 _MATMUL_MESSAGE = (
     "The @ operator is not supported on NamedArrays: positions carry no meaning. Use "
     "namedax.dot(a, b, axis=Contracted) to contract a named axis, or namedax.einsum."
@@ -409,6 +456,12 @@ def named(array: Any, axis: AxisSelection) -> NamedArray:
 (array shape (3,), axes ['embed(4)']).
     """
     if not isinstance(array, jax.Array):
+        if isinstance(array, NamedArray):
+            raise TypeError(
+                f"named: array is already a NamedArray{format_axes(array.axes)}. Rename its axes "
+                "with namedax.rename(x, {old: new}), or pass x.array to name its dimensions "
+                "in storage order."
+            )
         if foreign_named_array(array):
             raise TypeError(f"named: array is {describe(array)}; it already has axis names.")
         array = jnp.asarray(array)
@@ -461,3 +514,34 @@ def _unflatten(axes: Any, children: Any) -> NamedArray:
 jax.tree_util.register_pytree_with_keys(
     NamedArray, _flatten_with_keys, _unflatten, flatten_func=_flatten
 )
+
+
+def _not_a_jax_value(x: NamedArray) -> Any:
+    """JAX's type hook for a NamedArray given where JAX needs one plain array.
+
+    That is chiefly the output of a function given to `jax.grad`, which JAX checks
+    without flattening it as a pytree. JAX then reports this error as the cause of its own.
+    """
+    if x.axes:
+        got = f"a NamedArray with axes {format_axes(x.axes)}"
+        fix = "reduce the axes (`loss.sum()`, `loss.mean()`) and return `.scalar()` of that"
+    else:
+        got, fix = "a NamedArray with no axes", "return `loss.scalar()`, its 0-d array"
+    raise TypeError(
+        f"JAX needs a plain array here but got {got}: a function given to jax.grad must "
+        f"return a plain scalar, so {fix}. Elsewhere, pass `.array`."
+    )
+
+
+def _register_jax_type_hook() -> None:
+    """Registers `_not_a_jax_value`, as JAX does for NumPy masked arrays (no public hook)."""
+    try:
+        from jax._src import core as jax_core
+    except ImportError:  # a JAX without it keeps its own message
+        return
+    mappings = getattr(jax_core, "pytype_aval_mappings", None)
+    if isinstance(mappings, dict):
+        mappings[NamedArray] = _not_a_jax_value
+
+
+_register_jax_type_hook()
