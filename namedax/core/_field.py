@@ -1,0 +1,64 @@
+"""`field`: an `equinox.field` that can record the axis names of an array field.
+
+Declaring the names on the module's field (`axis_names=("batch", "embed")`) lets code
+that walks a module (sharding rules, checkpoint converters) name the axes of a plain
+`jax.Array` field without wrapping it in a NamedArray.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+
+__all__: list[str] = []  # the public name is re-exported by namedax/__init__.py
+
+
+def field(
+    *,
+    converter: Callable[[Any], Any] | None = None,
+    static: bool = False,
+    axis_names: tuple[str, ...] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """An `equinox.field` whose metadata holds `axis_names` (`None` when not given).
+
+    Args:
+        converter: Applied to the value when the module is constructed.
+        static: Keep the field out of the pytree leaves (as `equinox.field`).
+        axis_names: The names of the array field's axes, in order.
+        **kwargs: Passed on to `dataclasses.field` (`default`, `metadata`, ...); a
+            given `metadata` mapping is kept and gains the `axis_names` entry.
+
+    Returns:
+        The dataclass field, to assign in an `equinox.Module` class body.
+
+    Raises:
+        ValueError: If both `static=True` and `axis_names` are given (a static field
+            is not an array).
+        TypeError: If `axis_names` is not a tuple of strings.
+
+    Examples:
+        >>> import equinox as eqx
+        >>> class Table(eqx.Module):
+        ...     weights: jax.Array = nx.field(axis_names=("vocab", "embed"))
+        >>> Table.__dataclass_fields__["weights"].metadata["axis_names"]
+        ('vocab', 'embed')
+    """
+    if static and axis_names is not None:
+        raise ValueError(
+            f"field: axis_names={axis_names!r} cannot be combined with static=True: a static "
+            "field is not an array. Drop one of them."
+        )
+    if axis_names is not None and not (
+        isinstance(axis_names, tuple) and all(isinstance(n, str) for n in axis_names)
+    ):
+        raise TypeError(
+            f"field: axis_names must be a tuple of axis names, got {axis_names!r}. "
+            "Write axis_names=('batch', 'embed')."
+        )
+    metadata = {**kwargs.pop("metadata", {}), "axis_names": axis_names}
+    if converter is not None:
+        kwargs["converter"] = converter
+    return eqx.field(static=static, metadata=metadata, **kwargs)
