@@ -119,3 +119,63 @@ def test_masks():
     np.testing.assert_array_equal(either.array, CAUSAL | a.array[None, :])
     assert nn.combine_masks_or(None, a) is a
     np.testing.assert_array_equal(nn.mask_to_bias(a).array, [0.0, -1e9, 0.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "heads, bias_max, slopes",
+    [
+        (8, 8, [2.0**-e for e in range(1, 9)]),  # power of two: 2^(-8 (h+1) / 8)
+        (2, 4, [2.0**-2, 2.0**-4]),
+        (1, 8, [2.0**-8]),
+        # 6 heads: the 4-head slopes, then every other 8-head slope (2^-1, 2^-3).
+        (6, 8, [2.0**-2, 2.0**-4, 2.0**-6, 2.0**-8, 2.0**-1, 2.0**-3]),
+    ],
+)
+def test_alibi_bias_is_the_head_slope_times_the_key_position(heads, bias_max, slopes):
+    H, K = nx.Axis("heads", heads), nx.Axis("key_position", 5)
+    bias = nn.attention.alibi_attention_bias(H, K, bias_max=bias_max)
+    assert bias.axes == (H, K) and bias.dtype == jnp.float32
+    expected = np.array(slopes)[:, None] * np.arange(5)[None, :]
+    np.testing.assert_allclose(bias.array, expected, rtol=1e-6)
+    assert nn.alibi_attention_bias(H, K, dtype=jnp.bfloat16).dtype == jnp.bfloat16
+
+
+def test_alibi_bias_gives_the_papers_distance_penalty_under_a_causal_mask():
+    # ALiBi subtracts slope * (i - j) from query i's score for key j; per row that differs
+    # from slope * j by a constant, so the attention weights agree.
+    Hd = nx.Axis("heads", 3)
+    bias = nn.alibi_attention_bias(Hd, KPos)
+    slopes = np.asarray(bias.array[:, 1])
+    q, k = Q[0], K[0]  # q h d / k h d
+    scores = jnp.einsum("qhd,khd->hqk", q, k) / jnp.sqrt(5.0)
+    i, j = np.arange(4)[:, None], np.arange(4)[None, :]
+    penalised = scores - slopes[:, None, None] * (i - j)[None]
+    expected = jax.nn.softmax(jnp.where(CAUSAL, penalised, -jnp.inf), axis=-1)
+    weights = nn.dot_product_attention_weights(
+        Key,
+        KPos,
+        nx.named(q, (QPos, Hd, Key)),
+        nx.named(k, (KPos, Hd, Key)),
+        mask=nn.causal_mask(QPos, KPos),
+        bias=bias,
+    )
+    assert_named_close(weights, expected, ("heads", "position", "key_position"), atol=1e-5)
+
+
+def test_alibi_and_forgetful_mask_errors_and_forgetful_mask_keeps_position_zero():
+    with pytest.raises(TypeError, match=r"alibi_attention_bias: Heads must be an Axis"):
+        nn.alibi_attention_bias("heads", KPos)
+    with pytest.raises(ValueError, match=r"alibi_attention_bias: bias_max must be > 0, got 0"):
+        nn.alibi_attention_bias(Heads, KPos, bias_max=0)
+    Long = nx.Axis("key_position", 2000)
+    for sample in (False, True):
+        mask = nn.forgetful_causal_mask(Long, 0.3, sample_prob=sample, key=jax.random.key(1))
+        assert mask.axes == (Long,) and mask.dtype == jnp.bool_
+        assert bool(mask.array[0])
+        dropped = 1 - float(mask.array.mean())
+        assert (0.25 < dropped < 0.35) if not sample else (0.0 <= dropped < 0.35)
+    assert bool(nn.forgetful_causal_mask(Long, 0.0, key=jax.random.key(0)).array.all())
+    only_first = nn.forgetful_causal_mask(Long, 1.0, key=jax.random.key(0)).array
+    assert bool(only_first[0]) and int(only_first.sum()) == 1
+    with pytest.raises(ValueError, match=r"forgetful_causal_mask: mask_prob must be in \[0, 1\]"):
+        nn.forgetful_causal_mask(Long, 1.5, key=jax.random.key(0))

@@ -104,7 +104,7 @@ def test_mlp_matches_manual_composition():
     In, Out = nx.Axis("features", 3), nx.Axis("targets", 2)
     mlp = nn.MLP.init(In, Out, width=5, depth=2, activation=nn.gelu, key=KEY)
     assert len(mlp.layers) == 3
-    assert mlp.layers[1].weight.axes == (nx.Axis("mlp", 5), nx.Axis("mlp_in", 5))
+    assert mlp.layers[1].weight.axes == (nx.Axis("mlp2", 5), nx.Axis("mlp", 5))
     h = X
     for i, layer in enumerate(mlp.layers):
         assert layer.bias is not None
@@ -113,6 +113,43 @@ def test_mlp_matches_manual_composition():
             h = jax.nn.gelu(h)
     assert_named_close(mlp(nx.named(X, (Batch, In))), h, ("batch", "targets"), atol=1e-5)
     assert len(nn.MLP.init(In, Out, width=5, depth=0, key=KEY).layers) == 1
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2, 3, 4])
+def test_mlp_hidden_axes_alternate_between_width_and_its_alias(depth):
+    In, Out, M = nx.Axis("features", 3), nx.Axis("targets", 2), nx.Axis("hidden", 6)
+    mlp = nn.MLP.init(In, Out, width=M, depth=depth, key=KEY)
+    M2 = M.alias("hidden2")
+    hidden = [M if n % 2 == 0 else M2 for n in range(depth)]
+    assert [layer.In for layer in mlp.layers] == [In, *hidden]
+    assert [layer.Out for layer in mlp.layers] == [*hidden, Out]
+    assert mlp.In == In and mlp.Out == Out
+    assert nn.MLP.init(In, Out, width=4, depth=1, key=KEY).layers[0].Out == nx.Axis(
+        nx.nn._mlp.DEFAULT_WIDTH_NAME, 4
+    )
+    # No hidden weight needs the `_in` rename: each holds two distinct names.
+    assert all(not a.name.endswith("_in") for layer in mlp.layers for a in layer.weight.axes)
+    y = mlp(nx.named(X, (Batch, In)))
+    assert y.axes == (Batch, Out)
+
+
+def test_mlp_passes_dot_general_to_every_layer_and_rejects_bad_widths():
+    In, Out = nx.Axis("features", 3), nx.Axis("targets", 2)
+    calls = []
+
+    def counting_dot_general(lhs, rhs, dims, **kw):
+        calls.append(dims)
+        return jax.lax.dot_general(lhs, rhs, dims, **kw)
+
+    mlp = nn.MLP.init(In, Out, width=5, depth=2, key=KEY, dot_general=counting_dot_general)
+    plain = nn.MLP.init(In, Out, width=5, depth=2, key=KEY)
+    x = nx.named(X, (Batch, In))
+    assert_named_close(mlp(x), plain(x).array, ("batch", "targets"), atol=1e-6)
+    assert len(calls) == 3
+    with pytest.raises(TypeError, match=r"MLP.init: width must be an int or an Axis"):
+        nn.MLP.init(In, Out, width="wide", depth=1, key=KEY)
+    with pytest.raises(ValueError, match=r"MLP.init: depth must be an int >= 0"):
+        nn.MLP.init(In, Out, width=5, depth=-1, key=KEY)
 
 
 @pytest.mark.parametrize("norm_cls", [nn.LayerNorm, nn.RmsNorm])

@@ -43,15 +43,18 @@ from ._activations import (
     tanh as tanh,
 )
 from ._attention import (
+    alibi_attention_bias as alibi_attention_bias,
     causal_mask as causal_mask,
     combine_masks_and as combine_masks_and,
     combine_masks_or as combine_masks_or,
     dot_product_attention as dot_product_attention,
     dot_product_attention_weights as dot_product_attention_weights,
+    forgetful_causal_mask as forgetful_causal_mask,
     mask_to_bias as mask_to_bias,
     prefix_lm_mask as prefix_lm_mask,
 )
 from ._blockseq import BlockSeq as BlockSeq
+from ._conv import Conv as Conv, ConvTranspose as ConvTranspose
 from ._dropout import Dropout as Dropout, dropout as dropout
 from ._embedding import Embedding as Embedding
 from ._linear import Linear as Linear
@@ -76,6 +79,7 @@ from ._normalization import (
 )
 from ._pattern import Pattern as Pattern, PatternBlocks as PatternBlocks
 from ._pipeline import Pipeline as Pipeline
+from ._pool import max_pool as max_pool, mean_pool as mean_pool, min_pool as min_pool
 from ._reparam import (
     EmbeddingMup as EmbeddingMup,
     EmbeddingStandardParam as EmbeddingStandardParam,

@@ -33,11 +33,13 @@ from namedax.ops._creation import arange
 from namedax.ops._dot import dot
 
 __all__ = [
+    "alibi_attention_bias",
     "causal_mask",
     "combine_masks_and",
     "combine_masks_or",
     "dot_product_attention",
     "dot_product_attention_weights",
+    "forgetful_causal_mask",
     "mask_to_bias",
     "prefix_lm_mask",
 ]
@@ -57,7 +59,7 @@ def _require(op: str, x: Any, arg: str, selection: AxisSelection, what: str) -> 
         if found is None or (isinstance(sel, Axis) and found != sel):
             raise ValueError(
                 f"{op}: {arg} {format_axes(x.axes)} must have the {what} axis {sel}"
-                + ("." if found is None else f", but has {found}.")
+                + (" (not found)." if found is None else f", but has {found}.")
             )
     return names
 
@@ -113,7 +115,7 @@ def dot_product_attention_weights(
     if clash:
         raise ValueError(
             f"{op}: query {format_axes(query.axes)} has the key position axis {clash[0]!r}. Query "
-            "and key positions must have different names; rename the key's, e.g. "
+            "and key position axes must be distinct (different names); rename the key's, e.g. "
             f"key.rename({{{clash[0]!r}: 'key_{clash[0]}'}})."
         )
     orig_dtype = query.dtype
@@ -322,3 +324,112 @@ def mask_to_bias(mask: NamedArray, mask_value: float = -1e9) -> NamedArray:
 def _masked_fill(scores: jax.Array, mask: jax.Array) -> jax.Array:
     """Scores where `mask` holds, the dtype's lowest value elsewhere (before the softmax)."""
     return jnp.where(mask, scores, jnp.finfo(scores.dtype).min)
+
+
+def _alibi_slopes(heads: int, bias_max: float) -> list[float]:
+    """ALiBi's per-head slopes: a geometric sequence reaching `2**-bias_max` at the last head.
+
+    For a power-of-two head count `n`, head `h` (from 0) gets `2 ** (-bias_max * (h + 1) / n)`.
+    Otherwise the `p = 2 ** floor(log2(heads))` slopes of `p` heads come first, followed by
+    every other slope of `2 p` heads (the ones in between `p`'s), as in the ALiBi paper.
+    """
+
+    def geometric(n: int) -> list[float]:
+        return [2.0 ** (-bias_max * (h + 1) / n) for h in range(n)]
+
+    if heads & (heads - 1) == 0:
+        return geometric(heads)
+    p = 1 << (heads.bit_length() - 1)
+    return geometric(p) + geometric(2 * p)[0::2][: heads - p]
+
+
+def alibi_attention_bias(
+    Heads: Axis, KPos: Axis, bias_max: float = 8, dtype: Any = jnp.float32
+) -> NamedArray:
+    """The ALiBi attention bias `(Heads, KPos)`: head `h`'s slope times the key position.
+
+    ALiBi (Press et al., "Train Short, Test Long") adds `-slope_h * (i - j)` to the score
+    of query `i` and key `j`. Within a query's row this equals `slope_h * j` plus a
+    constant, and softmax ignores constants, so the bias depends on the key position
+    only: `slope_h * j`, with slopes `2 ** (-bias_max * (h + 1) / n_heads)` for a
+    power-of-two head count (see `_alibi_slopes` for other counts). Add it to the
+    scores with `dot_product_attention(..., bias=...)`, together with a causal mask.
+
+    Args:
+        Heads: The head axis.
+        KPos: The key position axis.
+        bias_max: The exponent of the smallest slope, `2 ** -bias_max` (8 in the paper).
+        dtype: The result's dtype.
+
+    Returns:
+        The bias, with axes `(Heads, KPos)`.
+
+    Raises:
+        TypeError: If `Heads` or `KPos` is not an Axis.
+        ValueError: If `bias_max` is not positive.
+
+    Examples:
+        >>> bias = nx.nn.attention.alibi_attention_bias(Axis("heads", 2), Axis("key", 3))
+        >>> bias.axes
+        (Axis(name='heads', size=2), Axis(name='key', size=3))
+        >>> bias.array
+        Array([[0.        , 0.0625    , 0.125     ],
+               [0.        , 0.00390625, 0.0078125 ]], dtype=float32)
+    """
+    for arg, ax in (("Heads", Heads), ("KPos", KPos)):
+        if not isinstance(ax, Axis):
+            raise TypeError(
+                f"alibi_attention_bias: {arg} must be an Axis(name, size), got {describe(ax)}."
+            )
+    if not bias_max > 0:
+        raise ValueError(f"alibi_attention_bias: bias_max must be > 0, got {bias_max!r}.")
+    slopes = jnp.asarray(_alibi_slopes(Heads.size, float(bias_max)), jnp.float32)
+    positions = jnp.arange(KPos.size, dtype=jnp.float32)
+    return _wrap((slopes[:, None] * positions[None, :]).astype(dtype), (Heads, KPos))
+
+
+def forgetful_causal_mask(
+    KPos: Axis, mask_prob: float, sample_prob: bool = True, *, key: Any
+) -> NamedArray:
+    """A random boolean mask over key positions that drops each one with `mask_prob` (not 0).
+
+    Forgetful causal masking (Liu et al., 2022) hides random key positions from every
+    query during training; position 0 always stays visible, so no query is left with
+    nothing to attend to. Combine it with a causal mask by `combine_masks_and`.
+
+    Args:
+        KPos: The key position axis.
+        mask_prob: The probability of hiding a position, in `[0, 1]`.
+        sample_prob: Draw the probability uniformly from `[0, mask_prob]` first, as the
+            paper does, instead of using `mask_prob` itself.
+        key: The PRNG key.
+
+    Returns:
+        A boolean mask with axis `KPos` (True: visible).
+
+    Raises:
+        TypeError: If `KPos` is not an Axis.
+        ValueError: If `mask_prob` is outside `[0, 1]`.
+
+    Examples:
+        >>> mask = nx.nn.attention.forgetful_causal_mask(Axis("key", 6), 0.5, key=jax.random.key(0))
+        >>> mask.axes, bool(mask.array[0])
+        ((Axis(name='key', size=6),), True)
+    """
+    if not isinstance(KPos, Axis):
+        raise TypeError(
+            f"forgetful_causal_mask: KPos must be an Axis(name, size), got {describe(KPos)}."
+        )
+    if isinstance(mask_prob, (int, float)) and not 0 <= mask_prob <= 1:
+        raise ValueError(f"forgetful_causal_mask: mask_prob must be in [0, 1], got {mask_prob!r}.")
+    first = jnp.arange(KPos.size) == 0
+    if isinstance(mask_prob, (int, float)) and mask_prob == 0:
+        return _wrap(jnp.ones((KPos.size,), jnp.bool_), (KPos,))
+    if isinstance(mask_prob, (int, float)) and mask_prob == 1:
+        return _wrap(first, (KPos,))
+    prob: Any = mask_prob
+    if sample_prob:
+        key, subkey = jax.random.split(key)
+        prob = jax.random.uniform(subkey, (), minval=0, maxval=mask_prob)
+    keep = jax.random.bernoulli(key, 1 - prob, (KPos.size,))
+    return _wrap(keep | first, (KPos,))
