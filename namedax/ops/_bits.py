@@ -15,12 +15,14 @@ Examples:
 
 from __future__ import annotations
 
-from typing import Literal
+import operator
+from typing import Any, Literal
 
 import jax.numpy as jnp
 
 from namedax.core._array import NamedArray, _wrap, check_named
 from namedax.core._axes import Axis, AxisSelector, axis_positions
+from namedax.core._errors import describe
 
 __all__: list[str] = []  # the public names are re-exported by namedax/__init__.py
 
@@ -33,10 +35,16 @@ def _resized(a: NamedArray, position: int, size: int) -> tuple[Axis, ...]:
     return tuple(axes)
 
 
-def _one_axis(op: str, a: NamedArray, axis: AxisSelector) -> int:
+def _one_axis(op: str, a: NamedArray, axis: AxisSelector, bitorder: Any) -> int:
+    """Checks the arguments every bit op shares; the position of `axis` in `a`."""
     check_named(op, a, "a")
     if not isinstance(axis, (str, Axis)):
-        raise TypeError(f"{op}: axis must be one axis name or Axis, got {axis!r}.")
+        raise TypeError(
+            f"{op}: axis must be one axis name or Axis, got {describe(axis)}. To work on "
+            "several axes, nx.flatten_axes them into one first."
+        )
+    if bitorder not in ("big", "little"):
+        raise ValueError(f"{op}: bitorder must be 'big' or 'little', got {bitorder!r}.")
     (position,) = axis_positions(a.axes, axis, op)
     return position
 
@@ -54,15 +62,22 @@ def packbits(a: NamedArray, axis: AxisSelector, *, bitorder: BitOrder = "big") -
         (the last byte is padded with zero bits).
 
     Raises:
-        ValueError: If `axis` is not an axis of `a`.
-        TypeError: If `a` is not a NamedArray or `axis` is not a single axis.
+        ValueError: If `axis` is not an axis of `a`, or `bitorder` is neither
+            `"big"` nor `"little"`.
+        TypeError: If `a` is not a NamedArray of integers or booleans, or `axis` is not
+            a single axis.
 
     Examples:
         >>> x = named(jnp.array([[1, 1], [0, 1]], dtype=jnp.uint8), ("b", "c"))
         >>> nx.packbits(x, "b", bitorder="little").array.tolist()
         [[1, 3]]
     """
-    position = _one_axis("packbits", a, axis)
+    position = _one_axis("packbits", a, axis, bitorder)
+    if not (jnp.issubdtype(a.dtype, jnp.integer) or jnp.issubdtype(a.dtype, jnp.bool_)):
+        raise TypeError(
+            f"packbits: a must hold integers or booleans, got dtype {a.dtype} for "
+            f"{describe(a)}. Turn values into bits first, e.g. `a > 0`."
+        )
     packed = jnp.packbits(a.array, axis=position, bitorder=bitorder)
     return _wrap(packed, _resized(a, position, packed.shape[position]))
 
@@ -88,14 +103,31 @@ def unpackbits(
         (or to the length `count` gives).
 
     Raises:
-        ValueError: If `axis` is not an axis of `a`.
-        TypeError: If `a` is not a NamedArray or `axis` is not a single axis.
+        ValueError: If `axis` is not an axis of `a`, or `bitorder` is neither
+            `"big"` nor `"little"`.
+        TypeError: If `a` is not a `uint8` NamedArray, `axis` is not a single axis, or
+            `count` is not an int.
 
     Examples:
         >>> x = named(jnp.array([5], dtype=jnp.uint8), "b")
         >>> nx.unpackbits(x, "b").array.tolist()
         [0, 0, 0, 0, 0, 1, 0, 1]
     """
-    position = _one_axis("unpackbits", a, axis)
+    position = _one_axis("unpackbits", a, axis, bitorder)
+    if a.dtype != jnp.uint8:
+        raise TypeError(
+            f"unpackbits: a must hold bytes (uint8), got dtype {a.dtype} for {describe(a)}. "
+            "Cast with a.astype(jnp.uint8) if the values are bytes."
+        )
+    if count is not None:
+        if isinstance(count, bool):
+            raise TypeError(f"unpackbits: count must be an int or None, got {count!r}.")
+        try:
+            count = operator.index(count)
+        except TypeError:
+            raise TypeError(
+                f"unpackbits: count must be an int or None (a static Python int), got "
+                f"{describe(count)}."
+            ) from None
     unpacked = jnp.unpackbits(a.array, axis=position, count=count, bitorder=bitorder)
     return _wrap(unpacked, _resized(a, position, unpacked.shape[position]))
