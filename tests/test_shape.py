@@ -215,3 +215,32 @@ def test_shape_ops_under_jit_and_grad():
     x = jnp.asarray(REF)
     np.testing.assert_allclose(jax.jit(named_loss)(x), positional_loss(x), rtol=1e-6)
     np.testing.assert_allclose(jax.grad(named_loss)(x), jax.grad(positional_loss)(x), rtol=1e-6)
+
+
+# --- ndim ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations((A, B, C))))
+def test_ndim_counts_axes_in_any_order_and_matches_jnp(order):
+    x = stored(order)
+    assert nx.ndim(x) == 3 == x.ndim
+    assert nx.ndim(x.sum("a")) == 2
+    assert nx.ndim(x.sum()) == 0
+    assert isinstance(nx.ndim(x), int)
+
+
+@pytest.mark.parametrize(
+    "value", [3.0, 2, True, [1, 2], [[1.0], [2.0]], (1, 2), np.zeros((2, 3, 4, 5)), jnp.ones(())]
+)
+def test_ndim_of_positional_values_is_jnp_ndim(value):
+    got = nx.ndim(value)
+    assert got == jnp.ndim(jnp.asarray(value)) and isinstance(got, int)
+
+
+def test_ndim_is_static_under_jit():
+    def f(array):
+        x = nx.named(array, ("a", "b", "c"))
+        assert nx.ndim(x) == 3 and nx.ndim(array) == 3  # a Python int while tracing
+        return x.sum().array
+
+    np.testing.assert_allclose(jax.jit(f)(jnp.asarray(REF)), REF.sum())

@@ -131,3 +131,70 @@ def test_roll_traced_shift_and_errors():
         nx.roll(x, 1, "depth")
     with pytest.raises(TypeError, match=r"roll: shift must be an int or a sequence"):
         nx.roll(x, nx.named(jnp.ones(2, int), "batch"), "row")
+
+
+# --- pad_left --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("extra", [0, 1, 5])
+def test_pad_left_matches_jnp_in_every_axis_order(order, extra):
+    x = in_order(nx.named(X, (Batch, Row, Col)), order)
+    new = nx.Axis("row", 3 + extra)
+    got = nx.pad_left(x, "row", new, value=-3.0)
+    assert got.axes == tuple(new if a.name == "row" else a for a in order)
+    assert_named_close(got, jnp.pad(X, ((0, 0), (extra, 0), (0, 0)), constant_values=-3.0), NAMES)
+    # an Axis selects too, and new_axis may rename the padded axis in place
+    renamed = nx.pad_left(x, Col, nx.Axis("padded", 6))
+    assert renamed.axis_names == tuple("padded" if a.name == "col" else a.name for a in order)
+    assert_named_close(renamed, jnp.pad(X, ((0, 0), (0, 0), (2, 0))), ("batch", "row", "padded"))
+
+
+def test_pad_left_value_kinds_dtype_jit_and_grad():
+    ints = nx.named(jnp.array([[1, 2], [3, 4]]), ("b", "pos"))
+    got = nx.pad_left(ints, "pos", nx.Axis("pos", 4), value=nx.named(jnp.array(9), ()))
+    assert got.dtype == ints.dtype
+    assert got.array.tolist() == [[9, 9, 1, 2], [9, 9, 3, 4]]
+    assert nx.pad_left(ints, "pos", nx.Axis("pos", 3), value=jnp.int32(7)).array[:, 0].tolist() == [
+        7,
+        7,
+    ]
+    x = nx.named(X, (Batch, Row, Col))
+    jitted = jax.jit(lambda x, v: nx.pad_left(x, "batch", nx.Axis("batch", 4), value=v))(x, 0.5)
+    assert_named_close(jitted, jnp.pad(X, ((2, 0), (0, 0), (0, 0)), constant_values=0.5), NAMES)
+    grad_x, grad_v = jax.grad(
+        lambda x, v: (nx.pad_left(x, Row, nx.Axis("row", 5), value=v) ** 2).sum().scalar(),
+        argnums=(0, 1),
+    )(x, 1.5)
+    assert_named_close(grad_x, 2 * X, NAMES)
+    np.testing.assert_allclose(grad_v, 2 * 1.5 * 2 * 2 * 4, rtol=1e-6)  # 16 padded entries
+
+
+def test_pad_left_errors():
+    x = nx.named(X, (Batch, Row, Col))
+    with pytest.raises(ValueError, match=r"pad_left: no axis 'depth' in \{batch:2, row:3, col:4\}"):
+        nx.pad_left(x, "depth", nx.Axis("depth", 5))
+    with pytest.raises(
+        ValueError, match=r"pad_left: new_axis row\(2\) is shorter than row\(3\) .*nx\.slice"
+    ):
+        nx.pad_left(x, "row", nx.Axis("row", 2))
+    with pytest.raises(
+        ValueError, match=r"pad_left: new_axis col\(5\) has the name of another axis of"
+    ):
+        nx.pad_left(x, "row", nx.Axis("col", 5))
+    with pytest.raises(ValueError, match=r"pad_left: axis 'row' has size 3"):
+        nx.pad_left(x, nx.Axis("row", 2), nx.Axis("row", 5))
+    with pytest.raises(TypeError, match=r"pad_left: new_axis must be an Axis .* got int 5"):
+        nx.pad_left(x, "row", 5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"pad_left: axis must be one axis name or Axis, got tuple"):
+        nx.pad_left(x, ("row", "col"), nx.Axis("row", 5))  # type: ignore[arg-type]
+    with pytest.raises(
+        TypeError, match=r"pad_left: value must be a scalar, got NamedArray\{batch:2\}"
+    ):
+        nx.pad_left(x, "row", nx.Axis("row", 5), value=nx.named(jnp.ones(2), "batch"))
+    with pytest.raises(
+        TypeError, match=r"pad_left: value must be a scalar, got ArrayImpl of shape \(3,\)"
+    ):
+        nx.pad_left(x, "row", nx.Axis("row", 5), value=jnp.ones(3))
+    with pytest.raises(TypeError, match=r"pad_left: expected a NamedArray, got ArrayImpl"):
+        nx.pad_left(X, "row", nx.Axis("row", 5))  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from namedax.core._array import NamedArray, _wrap, check_named
@@ -28,11 +29,42 @@ from namedax.core._axes import (
 )
 from namedax.core._errors import describe, format_axes
 
-__all__ = ["flatten", "flatten_axes", "ravel", "rename", "split", "unbind", "unflatten_axis"]
+__all__ = [
+    "flatten",
+    "flatten_axes",
+    "ndim",
+    "ravel",
+    "rename",
+    "split",
+    "unbind",
+    "unflatten_axis",
+]
 
 _RENAME_CACHE: dict[Any, tuple[Axis, ...]] = {}
 _FLATTEN_CACHE: dict[Any, tuple[tuple[int, ...] | None, tuple[int, ...], tuple[Axis, ...]]] = {}
 _UNFLATTEN_CACHE: dict[Any, tuple[Axis, ...]] = {}
+
+
+def ndim(a: Any) -> int:
+    """The number of axes of a NamedArray, or the number of dimensions of any array.
+
+    Args:
+        a: A NamedArray, or any array-like: a JAX or NumPy array (also a tracer), a
+            scalar (0-d) or nested lists.
+
+    Returns:
+        `len(a.axes)` for a NamedArray, else the number of dimensions of `a` as
+        `numpy.ndim` counts them; a Python int, also under `jit`.
+
+    Examples:
+        >>> nx.ndim(named(jnp.ones((2, 3)), ("a", "b")))
+        2
+        >>> nx.ndim(3.0)
+        0
+    """
+    # numpy.ndim reads `.ndim` when there is one (tracers too) and also takes nested lists,
+    # which jax.numpy.ndim is deprecating.
+    return a.ndim if isinstance(a, NamedArray) else int(np.ndim(a))
 
 
 def rename(a: NamedArray, renames: Mapping[AxisSelector, AxisSelector]) -> NamedArray:

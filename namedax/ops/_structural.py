@@ -1,4 +1,4 @@
-"""Operations on the structure of named axes: `tril`, `triu`, `trace`, `pad`, `roll`.
+"""Operations on the structure of named axes: `tril`, `triu`, `trace`, `pad`, `pad_left`, `roll`.
 
 Each names the axes it acts on; the position of those axes in the array never
 matters, and the result keeps the input's axis order (`trace` drops its two axes,
@@ -171,6 +171,75 @@ def pad(
         for a, w in zip(array.axes, widths, strict=True)
     )
     return _wrap(out, axes)
+
+
+def pad_left(array: NamedArray, axis: AxisSelector, new_axis: Axis, value: Any = 0) -> NamedArray:
+    """Pads `axis` at its start up to the size of `new_axis`, which replaces it.
+
+    Left padding is the layout of right-aligned token sequences: the real entries end
+    at the last position.
+
+    Args:
+        array: A NamedArray.
+        axis: The axis to pad (a name or an `Axis`).
+        new_axis: The resulting axis: its size is the padded length, its name the new
+            name of the padded axis (it may keep the old name).
+        value: The fill value of the added entries: a scalar (possibly traced) or a 0-d
+            NamedArray; it is cast to the dtype of `array`, as in `jax.numpy.pad`.
+
+    Returns:
+        A NamedArray with the axes of `array`, in order, `axis` replaced by `new_axis`.
+
+    Raises:
+        ValueError: If `axis` is missing, `new_axis` is shorter than `axis`, or its
+            name is taken by another axis of `array`.
+        TypeError: If `array` is not a NamedArray, `axis` is not a single axis,
+            `new_axis` is not an `Axis`, or `value` is not a scalar.
+
+    Examples:
+        >>> x = named(jnp.array([1, 2]), "pos")
+        >>> y = nx.pad_left(x, "pos", Axis("pos", 4), value=-1)
+        >>> y.axes, y.array.tolist()
+        ((Axis(name='pos', size=4),), [-1, -1, 1, 2])
+    """
+    check_named("pad_left", array)
+    if not isinstance(new_axis, Axis):
+        raise TypeError(
+            f"pad_left: new_axis must be an Axis (its size is the padded length), got "
+            f"{describe(new_axis)}."
+        )
+    if not isinstance(axis, (str, Axis)):
+        raise TypeError(
+            f"pad_left: axis must be one axis name or Axis, got {describe(axis)}; pad one "
+            "axis per call (or use nx.pad for several)."
+        )
+    if isinstance(value, NamedArray):
+        if value.ndim != 0:
+            raise TypeError(
+                f"pad_left: value must be a scalar, got {describe(value)}. Pass one fill value."
+            )
+        value = value.array
+    elif not is_scalar_like(value):
+        raise TypeError(
+            f"pad_left: value must be a scalar, got {describe(value)}. Pass one fill value."
+        )
+    (i,) = axis_positions(array.axes, axis, "pad_left")
+    old = array.axes[i]
+    if new_axis.size < old.size:
+        raise ValueError(
+            f"pad_left: new_axis {new_axis} is shorter than {old} of "
+            f"{format_axes(array.axes)}; padding only grows an axis (use nx.slice to cut)."
+        )
+    others = array.axes[:i] + array.axes[i + 1 :]
+    if any(a.name == new_axis.name for a in others):
+        raise ValueError(
+            f"pad_left: new_axis {new_axis} has the name of another axis of "
+            f"{format_axes(array.axes)}. Choose a free name."
+        )
+    widths = [(0, 0)] * array.ndim
+    widths[i] = (new_axis.size - old.size, 0)
+    padded = jnp.pad(array.array, widths, constant_values=value)
+    return _wrap(padded, (*array.axes[:i], new_axis, *array.axes[i + 1 :]))
 
 
 def _pad_widths(array: NamedArray, pad_width: Any) -> list[tuple[int, int]]:
