@@ -45,8 +45,10 @@ from namedax.core._broadcast import (
     broadcast_axis as broadcast_axis,
     broadcast_to as broadcast_to,
 )
+from namedax.core._field import field as field
 from namedax.core._typing import Named as Named, matches_axes as matches_axes
 from namedax.ops import _methods as _methods  # binds operators and methods onto NamedArray
+from namedax.ops._bits import packbits as packbits, unpackbits as unpackbits
 from namedax.ops._comparison import (
     allclose as allclose,
     array_equal as array_equal,
@@ -200,6 +202,21 @@ from namedax.ops._indexing import (
     take as take,
     updated_slice as updated_slice,
 )
+from namedax.ops._poly import (
+    DEFAULT_POLY_AXIS_NAME as DEFAULT_POLY_AXIS_NAME,
+    poly as poly,
+    polyadd as polyadd,
+    polyder as polyder,
+    polydiv as polydiv,
+    polyfit as polyfit,
+    polyint as polyint,
+    polymul as polymul,
+    polysub as polysub,
+    polyval as polyval,
+    roots as roots,
+    trim_zeros as trim_zeros,
+    vander as vander,
+)
 from namedax.ops._rearrange import rearrange as rearrange
 from namedax.ops._reductions import (
     all as all,
@@ -246,6 +263,7 @@ from namedax.ops._sets import (
 from namedax.ops._shape import (
     flatten as flatten,
     flatten_axes as flatten_axes,
+    ndim as ndim,
     ravel as ravel,
     rename as rename,
     split as split,
@@ -254,6 +272,7 @@ from namedax.ops._shape import (
 )
 from namedax.ops._structural import (
     pad as pad,
+    pad_left as pad_left,
     roll as roll,
     trace as trace,
     tril as tril,
@@ -273,6 +292,14 @@ from . import (
     tree_util as tree_util,
     typing as typing,
 )
+from .io._interop import (
+    from_haliax as from_haliax,
+    from_penzai as from_penzai,
+    from_xarray as from_xarray,
+    to_haliax as to_haliax,
+    to_penzai as to_penzai,
+    tree_from_haliax as tree_from_haliax,
+)
 from .partitioning import (
     auto_sharded as auto_sharded,
     axis_mapping as axis_mapping,
@@ -282,11 +309,3 @@ from .partitioning import (
     shard_map as shard_map,
 )
 from .serialization import from_state_dict as from_state_dict, to_state_dict as to_state_dict
-from .io._interop import (
-    from_haliax as from_haliax,
-    from_penzai as from_penzai,
-    from_xarray as from_xarray,
-    to_haliax as to_haliax,
-    to_penzai as to_penzai,
-    tree_from_haliax as tree_from_haliax,
-)

@@ -20,6 +20,7 @@ from namedax.core._axes import (
     eliminate_axes as eliminate_axes,
     intersect_axes as intersect_axes,
     make_axes as make_axes,
+    rearrange_for_partial_order as rearrange_for_partial_order,
     replace_axis as replace_axis,
     resolve_axis as resolve_axis,
     selects_axis as selects_axis,

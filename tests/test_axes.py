@@ -56,7 +56,10 @@ def test_set_like_helpers():
     assert nx.without_axes((A, B, C), ("a", "z")) == (B, C)
     assert nx.intersect_axes((A, B, C), ("c", "a")) == (A, C)
     assert nx.replace_axis((A, B), "a", (C,)) == (C, B)
-    with pytest.raises(ValueError, match=r"replace_axis: duplicate axis names \['b'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"replace_axis: replacing 'a' in \{a:2, b:3\} with \{b:3\} repeats the names \['b'\]",
+    ):
         nx.replace_axis((A, B), "a", (B,))
 
 

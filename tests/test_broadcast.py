@@ -1,5 +1,8 @@
 """Broadcasting by name: result order, union broadcasting, explicit broadcast functions."""
 
+import itertools
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -30,17 +33,67 @@ def test_binary_broadcasting_equals_explicit_positional_alignment(left, right, s
     rv = rng.normal(size=[SIZES[n] for n in right]).astype(np.float32)
     x = nx.named(jnp.asarray(lv), tuple(left))
     y = nx.named(jnp.asarray(rv), tuple(right))
-    out = x - y
     # the documented result order
     if set(right) <= set(left):
         expected_order = tuple(left)
     elif set(left) < set(right):
         expected_order = tuple(right)
-    else:
+    else:  # not nested: refused, as in Haliax; broadcast_arrays is the explicit spelling
+        with pytest.raises(ValueError, match=r"subtract: cannot broadcast x1 .* with x2 "):
+            x - y
         expected_order = tuple(left) + tuple(n for n in right if n not in left)
+        x, y = nx.broadcast_arrays(x, y)
+    out = x - y
     assert out.axis_names == expected_order
     ref = positional(lv, tuple(left), expected_order) - positional(rv, tuple(right), expected_order)
     assert_named_close(out, ref)
+
+
+NOT_NESTED = (
+    "add: cannot broadcast x1 {batch:2, embed:3} with x2 {batch:2, hidden:4}: neither holds all "
+    "the other's axes (x1 alone has {embed:3}, x2 alone has {hidden:4}). Elementwise operations "
+    "only add an operand's missing axes when the other has them all. If the outer combination "
+    "is meant, say so: nx.broadcast_arrays(a, b) gives both the union of the axes, "
+    "nx.broadcast_axis(a, b.axes) adds b's axes to a, and nx.nmap(f) maps f over the axes the "
+    "operands do not share."
+)
+
+
+def test_not_nested_operands_are_an_error_naming_both_shapes_and_the_fixes():
+    x = nx.named(jnp.ones((2, 3)), ("batch", "embed"))
+    h = nx.named(jnp.ones((2, 4)), ("batch", "hidden"))
+    with pytest.raises(ValueError) as info:
+        x + h
+    assert str(info.value) == NOT_NESTED
+    with pytest.raises(
+        ValueError, match=r"^where: cannot broadcast condition \{batch:2, embed:3\}"
+    ):
+        nx.where(x > 0, h, 0.0)
+    with pytest.raises(ValueError, match=r"^add: cannot broadcast"):
+        jax.jit(lambda a, b: a + b)(x, h)
+
+
+def test_the_explicit_spellings_of_an_outer_combination_agree():
+    x = nx.named(jnp.arange(6.0).reshape(2, 3), ("batch", "embed"))
+    h = nx.named(jnp.arange(8.0).reshape(2, 4), ("batch", "hidden"))
+    ref = np.arange(6.0).reshape(2, 3, 1) + np.arange(8.0).reshape(2, 1, 4)
+    bx, bh = nx.broadcast_arrays(x, h)
+    assert_named_close(bx + bh, ref, ("batch", "embed", "hidden"))
+    assert_named_close(nx.broadcast_axis(x, h.axes) + h, ref, ("batch", "embed", "hidden"))
+    grad = jax.grad(lambda a: (nx.broadcast_axis(a, h.axes) * h).sum().array)(x)
+    assert_named_close(grad, np.broadcast_to(np.arange(8.0).reshape(2, 4).sum(1)[:, None], (2, 3)))
+
+
+def test_nested_operands_broadcast_in_every_axis_order():
+    big = nx.named(jnp.arange(24.0).reshape(2, 3, 4), ("a", "b", "c"))
+    small = nx.named(jnp.arange(4.0) * 10, "c")
+    for order in itertools.permutations(("a", "b", "c")):
+        x = nx.rearrange(big, order)
+        assert (small + x).axis_names == order
+        assert (x * small).axis_names == order
+        assert_named_close(
+            x + small, np.arange(24.0).reshape(2, 3, 4) + np.arange(4.0) * 10, ("a", "b", "c")
+        )
 
 
 @settings(max_examples=20, deadline=None)

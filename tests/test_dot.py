@@ -197,11 +197,6 @@ def test_matmul_operator_points_at_dot():
             r"dot \(out_axes\): no axis 'e' in \{a:2, b:3, d:5\}",
         ),
         (
-            lambda: nx.dot(nx_x(), nx_y(), axis="c", out_axes=(..., "a", ...)),
-            ValueError,
-            "more than one '...'",
-        ),
-        (
             lambda: nx.dot(nx_x(), nx_y(), axis="c", out_axes=("a", "a", ...)),
             ValueError,
             r"duplicate axis names \['a'\]",

@@ -82,10 +82,12 @@ def test_binary_with_python_scalar(name):
         assert_named_close(got, want)
 
 
-def test_union_broadcasting_puts_left_axes_first():
+def test_union_broadcasting_is_explicit_and_puts_left_axes_first():
     x = nx.named(jnp.arange(2.0), A)
     y = nx.named(jnp.arange(12.0).reshape(4, 3), (C, B))
-    out = x * y
+    with pytest.raises(ValueError, match=r"^multiply: cannot broadcast x1 \{a:2\} with x2"):
+        x * y
+    out = nx.multiply(*nx.broadcast_arrays(x, y))
     assert out.axis_names == ("a", "c", "b")
     assert_named_close(out, np.arange(2.0)[:, None, None] * np.arange(12.0).reshape(4, 3))
 

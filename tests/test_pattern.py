@@ -53,7 +53,7 @@ class Attention(eqx.Module):
         causal = nn.causal_mask(Pos, KPos)
         if self.window is None:
             return causal
-        near = nx.arange(Pos) - nx.arange(KPos) < self.window
+        near = nx.arange(Pos).broadcast_axis(KPos) - nx.arange(KPos) < self.window
         return causal & near
 
     def __call__(self, x):

@@ -51,8 +51,6 @@ def test_sequence_errors():
         ValueError, match=r"rearrange: axis 'a' is used twice in \('a', 'a', \.\.\.\)"
     ):
         nx.rearrange(BASE, ("a", "a", ...))
-    with pytest.raises(ValueError, match=r"rearrange: \(\.\.\., 'a', \.\.\.\) has more than one"):
-        nx.rearrange(BASE, (..., "a", ...))
     with pytest.raises(ValueError, match=r"does not mention the axes \{c:4\} of \{a:2, b:3, c:4\}"):
         nx.rearrange(BASE, ("b", "a"))
     with pytest.raises(ValueError, match=r"rearrange: axis 'a' has size 2 .* selected as a\(9\)"):
@@ -196,8 +194,7 @@ ERRORS = [
     ("a b (h w) -> a b h w", {"h": 3}, r"cannot split c\(4\) into parts of known size 3: 4 is not"),
     ("a b (h w) -> a b h w", {}, r"cannot infer the sizes of 'h', 'w' when splitting c\(4\)"),
     ("a b (h w) -> a b h w", {"h": 3, "w": 2}, r"the split sizes \[3, 2\] multiply to 6, not to"),
-    ("a ... ... -> a", {}, "more than one '...' in one term"),
-    ("a b c -> ... a ...", {}, "more than one '...' in one term"),
+    ("a ... ... -> a", {}, r"more than one '\.\.\.' in an input term"),
     ("a b c", {}, "the pattern needs '->' between the input and output axes"),
     ("a b c -> a -> b", {}, "the pattern has more than one '->'"),
     ("a (b c -> a", {}, r"unclosed '\('"),

@@ -78,7 +78,7 @@ def test_unique_errors():
         nx.unique(x, "value")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"unique: no axis 'c' in \{a:3, b:4\}"):
         nx.unique(x, V, axis="c")
-    with pytest.raises(ValueError, match=r"replace_axis: duplicate axis names \['b'\]"):
+    with pytest.raises(ValueError, match=r"repeats the names \['b'\]"):
         nx.unique(x, nx.Axis("b", 2), axis="a")
     with pytest.raises(TypeError, match=r"unique: array must be a NamedArray"):
         nx.unique(INTS, V)  # type: ignore[arg-type]

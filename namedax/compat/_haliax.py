@@ -20,7 +20,7 @@ HALIAX_MODULES: dict[str, str] = {
     "haliax.axis": "namedax.axis",
     "haliax.core": "namedax.compat.haliax_core",
     "haliax.fft": "namedax.ops._fft",
-    "haliax.field": "namedax.field",
+    "haliax.field": "namedax.compat.haliax_field",
     "haliax.haxtyping": "namedax.haxtyping",
     "haliax.hof": "namedax.transforms",
     "haliax.jax_utils": "namedax.jax_utils",

@@ -1,5 +1,6 @@
 """`haliax.ops` under `install_as_haliax()`: structural ops, `where`, `clip` and set ops."""
 
+from namedax.ops._bits import packbits as packbits, unpackbits as unpackbits
 from namedax.ops._comparison import isclose as isclose
 from namedax.ops._sets import (
     bincount as bincount,
@@ -10,5 +11,11 @@ from namedax.ops._sets import (
     unique_inverse as unique_inverse,
     unique_values as unique_values,
 )
-from namedax.ops._structural import pad as pad, trace as trace, tril as tril, triu as triu
+from namedax.ops._structural import (
+    pad as pad,
+    pad_left as pad_left,
+    trace as trace,
+    tril as tril,
+    triu as triu,
+)
 from namedax.ops._where import clip as clip, where as where

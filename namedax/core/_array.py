@@ -347,7 +347,14 @@ class NamedArray:
         from namedax.core._typing import matches_axes
         from namedax.ops._dot import dot
         from namedax.ops._elementwise import conj, conjugate, copy, round
-        from namedax.ops._indexing import _At, _getitem as __getitem__, slice, take, updated_slice
+        from namedax.ops._indexing import (
+            _At,
+            _getitem as __getitem__,
+            _setitem as __setitem__,
+            slice,
+            take,
+            updated_slice,
+        )
         from namedax.ops._rearrange import rearrange
         from namedax.ops._reductions import (
             all,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar, overload
 
 import numpy as np
 
@@ -30,6 +30,7 @@ __all__ = [
     "eliminate_axes",
     "intersect_axes",
     "make_axes",
+    "rearrange_for_partial_order",
     "replace_axis",
     "resolve_axis",
     "selects_axis",
@@ -321,30 +322,97 @@ def union_axes(a1: AxisSpec, a2: AxisSpec) -> tuple[Axis, ...]:
     return t1 + tuple(extra)
 
 
-def eliminate_axes(axes: AxisSpec, to_remove: AxisSelection) -> tuple[Axis, ...]:
+def _spec_entries(spec: AxisSelection, op: str) -> list[tuple[str, int | None]]:
+    """`(name, size or None)` per axis of a selection; a bare name has no size."""
+    return [
+        (a.name, a.size) if isinstance(a, Axis) else (a, None)  # type: ignore[misc]
+        for a in axis_spec_to_tuple(spec)
+    ]
+
+
+def _rebuilt(entries: list[tuple[str, int | None]], like: AxisSelection) -> AxisSelection:
+    """`entries` in the kind of `like`: a `{name: size}` dict, or a tuple of selectors."""
+    if isinstance(like, Mapping):
+        return {name: size for name, size in entries}
+    return tuple(name if size is None else Axis(name, size) for name, size in entries)
+
+
+def _removed_names(
+    op: str, spec: AxisSelection, to_remove: AxisSelection, *, require_present: bool
+) -> set[str]:
+    """The names of `to_remove` present in `spec`; sizes known on both sides must agree."""
+    sizes = dict(_spec_entries(spec, op))
+    removed = set()
+    for name, size in _spec_entries(to_remove, op):
+        if name not in sizes:
+            if require_present:
+                raise ValueError(
+                    f"{op}: no axis {name!r} in {format_axes(axis_spec_to_tuple(spec))} to "
+                    "remove. Use without_axes to ignore missing axes."
+                )
+            continue
+        if size is not None and sizes[name] is not None and size != sizes[name]:
+            raise ValueError(
+                f"{op}: axis {name!r} has size {sizes[name]} in "
+                f"{format_axes(axis_spec_to_tuple(spec))} but size {size} in "
+                f"{format_axes(axis_spec_to_tuple(to_remove))}. Select it by name or with "
+                "its own size."
+            )
+        removed.add(name)
+    return removed
+
+
+@overload
+def eliminate_axes(axes: Mapping[str, int], to_remove: AxisSelection) -> dict[str, int]: ...
+@overload
+def eliminate_axes(axes: Axis | Sequence[Axis], to_remove: AxisSelection) -> tuple[Axis, ...]: ...
+@overload
+def eliminate_axes(axes: AxisSelection, to_remove: AxisSelection) -> AxisSelection: ...
+def eliminate_axes(axes: AxisSelection, to_remove: AxisSelection) -> AxisSelection:
     """Removes axes by name, requiring each to be present.
 
+    Both arguments may be axes, bare names, sequences of them or `{name: size}` dicts;
+    the result is of the kind of `axes` (a dict for a dict, else a tuple).
+
     Raises:
-        ValueError: If an axis to remove is missing.
+        ValueError: If an axis to remove is missing, or its size disagrees.
 
     Examples:
         >>> eliminate_axes(make_axes(a=2, b=3), "a")
         (Axis(name='b', size=3),)
+        >>> eliminate_axes(("a", Axis("b", 3)), ("a",))
+        (Axis(name='b', size=3),)
+        >>> eliminate_axes({"a": 2, "b": 3}, {"b": 3})
+        {'a': 2}
     """
-    t = sized_axes(axes, "eliminate_axes")
-    removed = {resolve_axis(t, sel, "eliminate_axes").name for sel in axis_spec_to_tuple(to_remove)}
-    return tuple(a for a in t if a.name not in removed)
+    removed = _removed_names("eliminate_axes", axes, to_remove, require_present=True)
+    kept = [e for e in _spec_entries(axes, "eliminate_axes") if e[0] not in removed]
+    return _rebuilt(kept, axes)
 
 
-def without_axes(axes: AxisSpec, to_remove: AxisSelection) -> tuple[Axis, ...]:
+@overload
+def without_axes(axes: Mapping[str, int], to_remove: AxisSelection) -> dict[str, int]: ...
+@overload
+def without_axes(axes: Axis | Sequence[Axis], to_remove: AxisSelection) -> tuple[Axis, ...]: ...
+@overload
+def without_axes(axes: AxisSelection, to_remove: AxisSelection) -> AxisSelection: ...
+def without_axes(axes: AxisSelection, to_remove: AxisSelection) -> AxisSelection:
     """Removes axes by name, ignoring those that are absent.
+
+    Takes the same kinds of arguments as `eliminate_axes`.
+
+    Raises:
+        ValueError: If an axis present in both has two different sizes.
 
     Examples:
         >>> without_axes(make_axes(a=2, b=3), ("a", "z"))
         (Axis(name='b', size=3),)
+        >>> without_axes({"a": 2}, {"a": 2, "z": 1})
+        {}
     """
-    names = axis_name(axis_spec_to_tuple(to_remove))
-    return tuple(a for a in sized_axes(axes, "without_axes") if a.name not in names)
+    removed = _removed_names("without_axes", axes, to_remove, require_present=False)
+    kept = [e for e in _spec_entries(axes, "without_axes") if e[0] not in removed]
+    return _rebuilt(kept, axes)
 
 
 def intersect_axes(a1: AxisSpec, a2: AxisSelection) -> tuple[Axis, ...]:
@@ -358,22 +426,45 @@ def intersect_axes(a1: AxisSpec, a2: AxisSelection) -> tuple[Axis, ...]:
     return tuple(a for a in sized_axes(a1, "intersect_axes") if a.name in names)
 
 
-def replace_axis(axes: AxisSpec, old: AxisSelector, new: AxisSpec) -> tuple[Axis, ...]:
+@overload
+def replace_axis(
+    axes: Mapping[str, int], old: AxisSelector, new: AxisSelection
+) -> dict[str, int]: ...
+@overload
+def replace_axis(
+    axes: Axis | Sequence[Axis], old: AxisSelector, new: Axis | Sequence[Axis]
+) -> tuple[Axis, ...]: ...
+@overload
+def replace_axis(axes: AxisSelection, old: AxisSelector, new: AxisSelection) -> AxisSelection: ...
+def replace_axis(axes: AxisSelection, old: AxisSelector, new: AxisSelection) -> AxisSelection:
     """Replaces the axis `old` with one or more new axes at the same position.
 
+    `axes` and `new` may hold bare names; the result is a dict if `axes` is one,
+    else a tuple.
+
     Raises:
-        ValueError: If `old` is missing or the result repeats a name.
+        ValueError: If `old` is missing (or its size disagrees), or the result repeats
+            a name.
 
     Examples:
         >>> replace_axis(make_axes(a=2, b=3), "a", make_axes(x=1, y=2))
         (Axis(name='x', size=1), Axis(name='y', size=2), Axis(name='b', size=3))
+        >>> replace_axis(("a", "b"), "b", ("c",))
+        ('a', 'c')
     """
-    t = sized_axes(axes, "replace_axis")
-    target = resolve_axis(t, old, "replace_axis")
-    i = t.index(target)
-    result = t[:i] + sized_axes(new, "replace_axis") + t[i + 1 :]
-    check_unique_names(result, "replace_axis")
-    return result
+    (gone,) = _removed_names("replace_axis", axes, (old,), require_present=True)
+    entries = _spec_entries(axes, "replace_axis")
+    i = [name for name, _ in entries].index(gone)
+    result = entries[:i] + _spec_entries(new, "replace_axis") + entries[i + 1 :]
+    names = [name for name, _ in result]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(
+            f"replace_axis: replacing {old!r} in {format_axes(axis_spec_to_tuple(axes))} "
+            f"with {format_axes(axis_spec_to_tuple(new))} repeats the names {dup}. Rename "
+            "the new axes."
+        )
+    return _rebuilt(result, axes)
 
 
 def check_unique_names(axes: Sequence[Axis], op: str) -> None:
@@ -415,15 +506,102 @@ def axis_positions(axes: tuple[Axis, ...], selection: AxisSelection, op: str) ->
     return positions
 
 
-def arrange_axes(axes: Sequence[Axis], order: Sequence[object], op: str) -> tuple[Axis, ...]:
-    """Reorders `axes` by a partial order: selectors with at most one `...` (or `"..."`).
+def _is_ellipsis(sel: object) -> bool:
+    return sel is Ellipsis or (isinstance(sel, str) and sel == "...")
 
-    Without an ellipsis, `order` must name every axis; with one, the axes it does not
-    name keep their relative order at the ellipsis.
+
+def place_in_partial_order(
+    order_names: Sequence[str | None], names: Sequence[str], op: str
+) -> list[str]:
+    """`names` placed in the partial order `order_names` (`None` is an ellipsis).
+
+    Each named entry is a fixed slot, each ellipsis a bucket. The names are visited in
+    their given order: an unnamed one goes into the current bucket; a named one moves
+    the current bucket to the first still-empty bucket after its slot (and never
+    backwards), so that free axes stay near the ordered axes they followed.
+    """
+    fixed = [n for n in order_names if n is not None]
+    if len(set(fixed)) != len(fixed):
+        dup = sorted({n for n in fixed if fixed.count(n) > 1})
+        raise ValueError(f"{op}: the order {_shown(order_names)} names {dup} more than once.")
+    slots: list[list[str]] = [[] if n is None else [n] for n in order_names]
+    buckets = [i for i, n in enumerate(order_names) if n is None]
+    current, unseen = buckets[0], set(fixed)
+    for name in names:
+        if name not in fixed:
+            slots[current].append(name)
+            continue
+        if name not in unseen:
+            raise ValueError(f"{op}: axis {name!r} occurs more than once in {tuple(names)!r}.")
+        unseen.remove(name)
+        start = max(order_names.index(name) + 1, current)
+        current = next((i for i in buckets if i >= start and not slots[i]), current)
+    if unseen:
+        raise ValueError(
+            f"{op}: the order {_shown(order_names)} names {sorted(unseen)}, which are not "
+            f"among the axes {tuple(names)!r}."
+        )
+    return [name for slot in slots for name in slot]
+
+
+def _shown(order_names: Sequence[str | None]) -> str:
+    return "(" + ", ".join("..." if n is None else repr(n) for n in order_names) + ")"
+
+
+_Sel = TypeVar("_Sel", Axis, str, AxisSelector)
+
+
+def rearrange_for_partial_order(
+    partial_order: Sequence[object], axes: Sequence[_Sel]
+) -> tuple[_Sel, ...]:
+    """Reorders `axes` to fit a partial order that may hold several `...`.
+
+    Without `...` the order must name every axis. With ellipses, the named axes come
+    in the order given and every other axis fills an ellipsis: the first one after the
+    last named axis it followed in `axes`, so the axes keep roughly their input order.
+    This is the placement Haliax uses; when the exact result matters, give a full order.
+
+    Args:
+        partial_order: Axis names or `Axis` objects and `...` (or `"..."`).
+        axes: The axes (or names) to order.
+
+    Returns:
+        The entries of `axes`, reordered.
 
     Raises:
-        ValueError: If `order` names an axis twice or one that `axes` lacks, has two
-            ellipses, or (without an ellipsis) leaves an axis out.
+        ValueError: If the order names an axis twice or one that `axes` lacks, if
+            `axes` repeats a name the order fixes, or (without `...`) leaves one out.
+
+    Examples:
+        >>> rearrange_for_partial_order(("a", ..., "b", ...), ("b", "a", "c"))
+        ('a', 'b', 'c')
+        >>> rearrange_for_partial_order((..., "a"), make_axes(a=1, b=2))
+        (Axis(name='b', size=2), Axis(name='a', size=1))
+    """
+    op = "rearrange_for_partial_order"
+    order_names = [None if _is_ellipsis(sel) else axis_name(sel) for sel in partial_order]  # type: ignore[arg-type]
+    by_name = {axis_name(a): a for a in axes}
+    names = [axis_name(a) for a in axes]
+    if None not in order_names:
+        if sorted(order_names) != sorted(names):  # type: ignore[type-var]
+            raise ValueError(
+                f"{op}: the order {_shown(order_names)} must name each of the axes "
+                f"{tuple(names)!r} exactly once, or hold '...' for the others."
+            )
+        return tuple(by_name[n] for n in order_names)  # type: ignore[index]
+    return tuple(by_name[n] for n in place_in_partial_order(order_names, names, op))  # type: ignore[misc]
+
+
+def arrange_axes(axes: Sequence[Axis], order: Sequence[object], op: str) -> tuple[Axis, ...]:
+    """Reorders `axes` by a partial order of selectors and any number of `...` (or `"..."`).
+
+    Without an ellipsis, `order` must name every axis; with one, the axes it does not
+    name keep their relative order at the ellipsis; with several, they are placed as
+    `rearrange_for_partial_order` places them.
+
+    Raises:
+        ValueError: If `order` names an axis twice or one that `axes` lacks, or
+            (without an ellipsis) leaves an axis out.
 
     Examples:
         >>> axes = make_axes(a=2, b=3, c=4)
@@ -431,24 +609,25 @@ def arrange_axes(axes: Sequence[Axis], order: Sequence[object], op: str) -> tupl
         ['c', 'a', 'b']
         >>> [ax.name for ax in arrange_axes(axes, ("...", "a"), "op")]
         ['b', 'c', 'a']
+        >>> [ax.name for ax in arrange_axes(axes, (..., "c", ..., "a", ...), "op")]
+        ['c', 'a', 'b']
     """
     order = (order,) if isinstance(order, (Axis, str)) and order != "..." else tuple(order)
-    dots = [i for i, sel in enumerate(order) if sel is Ellipsis or sel == "..."]
-    if len(dots) > 1:
-        raise ValueError(f"{op}: the order {order!r} has more than one '...'.")
-    named = [sel for sel in order if not (sel is Ellipsis or sel == "...")]
-    picked = [resolve_axis(axes, sel, op) for sel in named]  # type: ignore[arg-type]
+    picked = [resolve_axis(axes, sel, op) for sel in order if not _is_ellipsis(sel)]  # type: ignore[arg-type]
     check_unique_names(picked, op)
-    rest = tuple(ax for ax in axes if ax not in picked)
-    if not dots:
+    if len(picked) == len(order):
+        rest = tuple(ax for ax in axes if ax not in picked)
         if rest:
             raise ValueError(
                 f"{op}: the order {order!r} leaves out {format_axes(rest)} of "
                 f"{format_axes(axes)}. Name every axis, or add '...' for the others."
             )
         return tuple(picked)
-    i = dots[0]
-    return (*picked[:i], *rest, *picked[i:])
+    order_names = [None if _is_ellipsis(sel) else axis_name(sel) for sel in order]  # type: ignore[arg-type]
+    by_name = {a.name: a for a in axes}
+    return tuple(
+        by_name[n] for n in place_in_partial_order(order_names, [a.name for a in axes], op)
+    )
 
 
 def sized_new_axis(op: str, new: AxisSelector, size: int, what: str) -> Axis:

@@ -4,8 +4,12 @@ Operands are aligned by axis name, never by position. The result's axes are:
 
 * if one operand's axis names contain the other's, the larger operand's axes in its
   order (the left operand's order when both hold the same names);
-* otherwise the left operand's axes followed by the right operand's new axes, in
-  their order ("union broadcasting").
+* otherwise (neither contains the other) elementwise operations and `where` raise a
+  ValueError, as in Haliax: an outer combination such as `{batch, embed}` with
+  `{batch, hidden}` is almost always a bug. Ask for it explicitly with
+  `broadcast_arrays` (or `broadcast_axis`, or `nmap`), which use *union
+  broadcasting*: the left operand's axes followed by the right operand's new axes,
+  in their order.
 
 With more than two operands the rule folds from left to right. An axis present in
 several operands must have the same size in each. Python numbers and 0-d arrays
@@ -33,7 +37,7 @@ from namedax.core._errors import describe, format_axes
 
 __all__ = ["broadcast_arrays", "broadcast_axis", "broadcast_to"]
 
-_PAIR_CACHE: dict[tuple[tuple[Axis, ...], tuple[Axis, ...]], tuple[Axis, ...]] = {}
+_PAIR_CACHE: dict[tuple[tuple[Axis, ...], tuple[Axis, ...], bool], tuple[Axis, ...]] = {}
 _PLAN_CACHE: dict[tuple[tuple[Axis, ...], tuple[Axis, ...]], tuple[Any, Any]] = {}
 
 
@@ -45,12 +49,22 @@ def is_scalar_like(x: Any) -> bool:
 
 
 def pair_result_axes(
-    op: str, left: tuple[Axis, ...], right: tuple[Axis, ...], names: tuple[str, str]
+    op: str,
+    left: tuple[Axis, ...],
+    right: tuple[Axis, ...],
+    names: tuple[str, str],
+    *,
+    union: bool = False,
 ) -> tuple[Axis, ...]:
-    """The result axes of broadcasting `left` with `right` by name (see module docs)."""
+    """The result axes of broadcasting `left` with `right` by name (see module docs).
+
+    Raises:
+        ValueError: If same-named axes differ in size, or (unless `union`) neither
+            operand's axis names contain the other's.
+    """
     if left == right:
         return left
-    key = (left, right)
+    key = (left, right, union)
     cached = _PAIR_CACHE.get(key)
     if cached is not None:
         return cached
@@ -68,10 +82,28 @@ def pair_result_axes(
         result = left
     elif right_names.issuperset(sizes):
         result = right
-    else:
+    elif union:
         result = left + tuple(a for a in right if a.name not in sizes)
+    else:
+        raise _not_nested(op, left, right, names)
     _PAIR_CACHE[key] = result
     return result
+
+
+def _not_nested(
+    op: str, left: tuple[Axis, ...], right: tuple[Axis, ...], names: tuple[str, str]
+) -> ValueError:
+    left_only = tuple(a for a in left if a not in right)
+    right_only = tuple(a for a in right if a.name not in {b.name for b in left})
+    return ValueError(
+        f"{op}: cannot broadcast {names[0]} {format_axes(left)} with {names[1]} "
+        f"{format_axes(right)}: neither holds all the other's axes ({names[0]} alone has "
+        f"{format_axes(left_only)}, {names[1]} alone has {format_axes(right_only)}). "
+        "Elementwise operations only add an operand's missing axes when the other has them "
+        "all. If the outer combination is meant, say so: nx.broadcast_arrays(a, b) gives both "
+        "the union of the axes, nx.broadcast_axis(a, b.axes) adds b's axes to a, and "
+        "nx.nmap(f) maps f over the axes the operands do not share."
+    )
 
 
 def align_array(array: Any, axes: tuple[Axis, ...], out_axes: tuple[Axis, ...]) -> Any:
@@ -95,7 +127,7 @@ def align_array(array: Any, axes: tuple[Axis, ...], out_axes: tuple[Axis, ...]) 
 
 
 def align_operands(
-    op: str, names: Sequence[str], operands: Sequence[Any]
+    op: str, names: Sequence[str], operands: Sequence[Any], *, union: bool = False
 ) -> tuple[list[Any], tuple[Axis, ...] | None]:
     """Aligns operands by name for an elementwise `op`.
 
@@ -103,6 +135,8 @@ def align_operands(
         op: The operation's name, for error messages.
         names: The parameter name of each operand, for error messages.
         operands: NamedArrays and scalar-likes.
+        union: Combine operands whose axis sets are not nested (union broadcasting)
+            instead of raising.
 
     Returns:
         The positional operands, aligned to the result axes, and those axes; the axes
@@ -110,7 +144,8 @@ def align_operands(
 
     Raises:
         TypeError: If an operand is a plain array with dimensions.
-        ValueError: If same-named axes disagree in size.
+        ValueError: If same-named axes disagree in size, or (unless `union`) two
+            operands' axis sets are not nested.
     """
     out_axes: tuple[Axis, ...] | None = None
     out_name = ""
@@ -119,7 +154,7 @@ def align_operands(
             if out_axes is None:
                 out_axes, out_name = x.axes, name
             else:
-                out_axes = pair_result_axes(op, out_axes, x.axes, (out_name, name))
+                out_axes = pair_result_axes(op, out_axes, x.axes, (out_name, name), union=union)
                 out_name = f"the broadcast of {out_name} and {name}"
         elif x is not None and not is_scalar_like(x):
             raise TypeError(
@@ -153,7 +188,8 @@ def apply_aligned(
 
     Raises:
         TypeError: If an operand is a plain array with dimensions.
-        ValueError: If same-named axes disagree in size.
+        ValueError: If same-named axes disagree in size, or two operands' axis sets
+            are not nested (see the module docs).
     """
     axes = same_axes(*operands)
     if axes is not None:
@@ -235,7 +271,9 @@ def broadcast_to(
 def broadcast_arrays(*arrays: NamedArray | Any) -> tuple[NamedArray | Any, ...]:
     """Broadcasts every NamedArray to the union of all their axes (scalars pass through).
 
-    The common axes follow the broadcasting rule of the module documentation.
+    This is the explicit outer combination that elementwise operations refuse: the
+    common axes are the first array's axes followed by each later array's new axes,
+    in order (when one array's axes contain all the others', its order is kept).
 
     Examples:
         >>> import namedax as nx
@@ -244,7 +282,7 @@ def broadcast_arrays(*arrays: NamedArray | Any) -> tuple[NamedArray | Any, ...]:
         ({'a': 2, 'b': 3}, {'a': 2, 'b': 3})
     """
     names = [f"arrays[{i}]" for i in range(len(arrays))]
-    _, out_axes = align_operands("broadcast_arrays", names, arrays)
+    _, out_axes = align_operands("broadcast_arrays", names, arrays, union=True)
     if out_axes is None:
         return tuple(arrays)
     return tuple(

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 
 from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, AxisSelection, AxisSelector, axis_spec_to_tuple
-from namedax.core._broadcast import apply_aligned
+from namedax.core._broadcast import apply_aligned, broadcast_arrays
 from namedax.core._errors import describe, format_axes
 from namedax.ops._creation import arange
 from namedax.ops._dot import dot
@@ -267,7 +267,10 @@ def causal_mask(QPos: Axis, KPos: Axis, q_start: Any = 0, k_start: Any = 0) -> N
             f"causal_mask: QPos and KPos are both named {QPos.name!r}; give the key positions "
             f"another name, e.g. {QPos.name}.alias('key_{QPos.name}')."
         )
-    return (arange(QPos) + q_start) >= (arange(KPos) + k_start)
+    # The mask is the outer combination of the two position axes (and any axes of the
+    # starts), so it is asked for explicitly: elementwise ops refuse non-nested operands.
+    q, k, q0, k0 = broadcast_arrays(arange(QPos), arange(KPos), q_start, k_start)
+    return (q + q0) >= (k + k0)
 
 
 def prefix_lm_mask(
@@ -281,8 +284,10 @@ def prefix_lm_mask(
                [ True,  True, False],
                [ True,  True,  True]], dtype=bool)
     """
-    prefix = (arange(KPos) + k_start) < (prefix_len + k_start)
-    return causal_mask(QPos, KPos, q_start, k_start) | prefix
+    causal = causal_mask(QPos, KPos, q_start, k_start)
+    # Key position k + k_start is in the prefix when it is below prefix_len + k_start.
+    causal, k, n = broadcast_arrays(causal, arange(KPos), prefix_len)
+    return causal | (k < n)
 
 
 def combine_masks_and(mask1: NamedArray | None, mask2: NamedArray | None) -> NamedArray | None:
@@ -297,6 +302,7 @@ def combine_masks_and(mask1: NamedArray | None, mask2: NamedArray | None) -> Nam
         return mask2
     if mask2 is None:
         return mask1
+    mask1, mask2 = broadcast_arrays(mask1, mask2)  # masks over different axes combine outer-wise
     return mask1 & mask2
 
 
@@ -306,6 +312,7 @@ def combine_masks_or(mask1: NamedArray | None, mask2: NamedArray | None) -> Name
         return mask2
     if mask2 is None:
         return mask1
+    mask1, mask2 = broadcast_arrays(mask1, mask2)
     return mask1 | mask2
 
 

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from namedax.core._array import NamedArray, _wrap
-from namedax.core._axes import Axis
+from namedax.core._axes import Axis, place_in_partial_order
 from namedax.core._errors import describe, format_axes
 from namedax.core._signature_defaults import readable_defaults
 from namedax.ops._patterns import (
@@ -233,11 +233,20 @@ class _Planner:
         return found
 
     def output(self, rhs: Term, named: list[str], rest: list[str]) -> list[str]:
-        """The output names: `named` (in the order written) with `...` expanded to `rest`."""
-        out: list[str] = []
+        """The output names: `named` (in the order written) with `...` expanded to `rest`.
+
+        With several `...`, the axes of `rest` are spread over them as
+        `rearrange_for_partial_order` places them, from the order of the inputs' axes.
+        """
         it = iter(named)
-        for item in rhs.items:
-            out.extend(rest if isinstance(item, Dots) else [next(it)])
+        order: list[str | None] = [None if isinstance(i, Dots) else next(it) for i in rhs.items]
+        if order.count(None) > 1:
+            kept = set(named) | set(rest)
+            candidates = [n for n in self.sizes if n in kept]
+            return place_in_partial_order(order, candidates, "einsum")
+        out: list[str] = []
+        for name in order:
+            out.extend(rest if name is None else [name])
         return out
 
     def unordered(self, term: Term) -> list[str]:

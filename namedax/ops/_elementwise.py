@@ -5,8 +5,8 @@ Every function here is made by one of two factories and recorded in `UNARY` or
 is defined on; the test suite checks every entry of those tables against
 `jax.numpy`, on inputs whose axes come in every order.
 
-Unary functions keep the axes. Binary functions align their operands by name
-(see `namedax.core._broadcast`).
+Unary functions keep the axes. Binary functions align their operands by name; one
+operand's axes must contain the other's (see `namedax.core._broadcast`).
 
 Examples:
     >>> import jax.numpy as jnp
@@ -14,8 +14,9 @@ Examples:
     >>> x = nx.named(jnp.array([1.0, 4.0]), "a")
     >>> nx.sqrt(x).array
     Array([1., 2.], dtype=float32)
-    >>> (x + nx.named(jnp.array([10.0, 20.0, 30.0]), "b")).shape
-    {'a': 2, 'b': 3}
+    >>> y = nx.named(jnp.ones((3, 2)), ("b", "a"))
+    >>> (x + y).shape
+    {'b': 3, 'a': 2}
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ from __future__ import annotations
 import builtins
 import operator
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import jax
 import jax.numpy as jnp
@@ -388,7 +388,7 @@ def _advanced_plan(
             labels[p] = f"the kept axis {ax.name!r} of the array {format_axes(a.axes)}"
     positions = [p for p, e in enumerate(entries) if e[0] == _ARRAY]
     aligned, index_axes = align_operands(
-        op, [labels[p] for p in positions], [entries[p][1] for p in positions]
+        op, [labels[p] for p in positions], [entries[p][1] for p in positions], union=True
     )
     assert index_axes is not None
     for p, array in zip(positions, aligned):
@@ -504,7 +504,7 @@ def _getitem(self: NamedArray, key: Any) -> NamedArray:
     return _index(self, _as_mapping(self, key, "index"), "index")
 
 
-def _setitem(self: NamedArray, key: Any, value: Any) -> None:
+def _setitem(self: NamedArray, key: Any, value: Any) -> NoReturn:
     """NamedArrays are immutable, like JAX arrays: the error points at `x.at[...].set`."""
     raise TypeError(
         f"NamedArray{format_axes(self.axes)} is immutable, so x[{key!r}] = ... cannot write into "

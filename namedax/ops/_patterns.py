@@ -4,10 +4,12 @@ A pattern has a left side and a right side separated by `->`:
 
 * an *item* is an identifier (`batch`), an ellipsis (`...`) or a parenthesised group
   of identifiers, optionally named: `(h w)` or `(E: h w)`;
-* a *term* is a sequence of items separated by spaces (or commas, where commas do
-  not separate terms); a term wrapped in braces, `{H W ...}`, is *unordered*: its
-  items are matched to axes by name instead of by position;
-* in an einsum equation, commas on the left separate the terms of the inputs.
+* a *term* is a sequence of items separated by spaces (inside braces, commas work as
+  spaces too); a term wrapped in braces, `{H W ...}`, is *unordered*: its items are
+  matched to axes by name instead of by position;
+* in an einsum equation, commas on the left separate the terms of the inputs (an
+  empty term is that of an array with no axes). Any other comma is an error: a stray
+  comma is rejected rather than read as a space.
 
 This module only parses: what an identifier means (a variable bound by position,
 an axis name, an alias given as a keyword) is decided by the operation. Parsed
@@ -63,7 +65,7 @@ class Term:
 
     @property
     def dots(self) -> Dots | None:
-        """The ellipsis of the term, if any (a term holds at most one)."""
+        """The first ellipsis of the term, if any (only the output may hold several)."""
         for item in self.items:
             if isinstance(item, Dots):
                 return item
@@ -151,7 +153,7 @@ def parse_pattern(text: str, op: str, *, several_inputs: bool) -> Pattern:
         lhs = tuple(_parse_term(text, op, piece, span) for piece, span in pieces)
     else:
         lhs = (_parse_term(text, op, left, (0, tokens[arrows[0]][2][0])),)
-    rhs = _parse_term(text, op, right, (tokens[arrows[0]][2][1], len(text)))
+    rhs = _parse_term(text, op, right, (tokens[arrows[0]][2][1], len(text)), several_dots=True)
     if rhs.unordered:
         raise pattern_error(op, text, rhs.span, "braces {...} may only appear on the left of '->'")
     pattern = Pattern(text, lhs, rhs)
@@ -207,7 +209,9 @@ def _split_on_commas(tokens: list[_Token], arrow_at: int) -> list[tuple[list[_To
     return pieces
 
 
-def _parse_term(text: str, op: str, tokens: list[_Token], span: Span) -> Term:
+def _parse_term(
+    text: str, op: str, tokens: list[_Token], span: Span, *, several_dots: bool = False
+) -> Term:
     unordered = bool(tokens) and tokens[0][0] == "{"
     if unordered:
         closing = [j for j, tok in enumerate(tokens) if tok[0] == "}"]
@@ -228,14 +232,27 @@ def _parse_term(text: str, op: str, tokens: list[_Token], span: Span) -> Term:
         if kind == "ident":
             items.append(Name(word, tspan))
         elif kind == "...":
-            if any(isinstance(it, Dots) for it in items):
-                raise pattern_error(op, text, tspan, "more than one '...' in one term")
+            if not several_dots and any(isinstance(it, Dots) for it in items):
+                raise pattern_error(
+                    op,
+                    text,
+                    tspan,
+                    "more than one '...' in an input term (the output may have several)",
+                )
             items.append(Dots(tspan))
         elif kind == "(":
             group, i = _parse_group(text, op, tokens, i)
             items.append(group)
+        elif kind == "," and unordered:
+            pass  # inside braces a comma separates like a space
         elif kind == ",":
-            pass
+            raise pattern_error(
+                op,
+                text,
+                tspan,
+                "a stray ','; separate axes with spaces (commas only separate input terms of "
+                "an einsum, or items inside {...})",
+            )
         elif kind in "{}":
             raise pattern_error(
                 op, text, tspan, "braces must enclose a whole side (or a whole input term)"
@@ -258,7 +275,7 @@ def _parse_group(text: str, op: str, tokens: list[_Token], i: int) -> tuple[Grou
         kind, word, tspan = tokens[i]
         if kind == "ident":
             parts.append(Name(word, tspan))
-        elif kind != ",":
+        else:
             what = "'...'" if kind == "..." else repr(word)
             raise pattern_error(
                 op,

@@ -26,7 +26,13 @@ from typing import Any, TypeAlias
 from jax import lax
 
 from namedax.core._array import NamedArray, _wrap, check_named
-from namedax.core._axes import Axis, AxisSelector, resolve_axis
+from namedax.core._axes import (
+    Axis,
+    AxisSelector,
+    arrange_axes,
+    place_in_partial_order,
+    resolve_axis,
+)
 from namedax.core._errors import describe, format_axes
 from namedax.ops._patterns import (
     Dots,
@@ -150,11 +156,6 @@ def _perm_or_none(order: Sequence[int]) -> tuple[int, ...] | None:
 
 def _sequence_plan(axes: tuple[Axis, ...], spec: tuple[Any, ...]) -> _Plan:
     shown = "(" + ", ".join("..." if s is Ellipsis else repr(s) for s in spec) + ")"
-    dots = [i for i, s in enumerate(spec) if s is Ellipsis]
-    if len(dots) > 1:
-        raise ValueError(
-            f"rearrange: {shown} has more than one '...'; use it once, for all unmentioned axes."
-        )
     chosen: list[Axis] = []
     for sel in spec:
         if sel is Ellipsis:
@@ -171,13 +172,12 @@ def _sequence_plan(axes: tuple[Axis, ...], spec: tuple[Any, ...]) -> _Plan:
             )
         chosen.append(ax)
     rest = [ax for ax in axes if ax not in chosen]
-    if not dots and rest:
+    if Ellipsis not in spec and rest:
         raise ValueError(
             f"rearrange: {shown} does not mention the axes {format_axes(rest)} of "
             f"{format_axes(axes)}. List every axis, or add ... for the rest."
         )
-    cut = dots[0] if dots else len(chosen)
-    order = (*chosen[:cut], *rest, *chosen[cut:])
+    order = arrange_axes(axes, spec, "rearrange")
     return None, _perm_or_none([axes.index(ax) for ax in order]), None, order
 
 
@@ -407,27 +407,60 @@ class _Resolver:
             )
         return _bound_name(bound, group.name.ident)
 
-    def resolve_right(self) -> tuple[list[int], list[Axis]]:
-        order: list[int] = []
-        out: list[Axis] = []
-        used: set[int] = set()
-        rhs = self.pattern.rhs
-        for item in rhs.items:
+    def right_items(self, used: set[int]) -> list[tuple[list[int], Axis] | None]:
+        """Per right-side item: its elementary indices and output axis, or None for `...`."""
+        placed: list[tuple[list[int], Axis] | None] = []
+        for item in self.pattern.rhs.items:
             if isinstance(item, Dots):
-                rest = [i for i, o in enumerate(self.owner) if o is None]
-                order.extend(rest)
-                out.extend(self.elementary[i] for i in rest)
+                placed.append(None)
             elif isinstance(item, Name):
                 index = self.variable(item, used)
-                order.append(index)
-                out.append(self.elementary[index])
+                placed.append(([index], self.elementary[index]))
             else:
                 indices = [self.variable(p, used) for p in item.parts]
                 size = 1
                 for i in indices:
                     size *= self.elementary[i].size
-                order.extend(indices)
-                out.append(Axis(self.merged_name(item, size), size))
+                placed.append((indices, Axis(self.merged_name(item, size), size)))
+        return placed
+
+    def spread_over_dots(
+        self, placed: list[tuple[list[int], Axis] | None], used: set[int]
+    ) -> tuple[list[int], list[Axis]]:
+        """The order and axes when several `...` share the uncovered axes (Haliax's placement)."""
+        order_names: list[str | None] = []
+        heads: dict[str, Axis] = {}
+        for entry in placed:
+            if entry is None:
+                order_names.append(None)
+                continue
+            indices, axis = entry
+            if not indices:
+                raise self.error(
+                    self.pattern.rhs.span,
+                    f"the merge {axis.name!r} of no axes cannot be placed among several '...'",
+                )
+            order_names.extend(str(i) for i in indices)
+            heads[str(indices[0])] = axis
+        candidates = [str(i) for i in range(len(self.elementary))]
+        order = [int(k) for k in place_in_partial_order(order_names, candidates, "rearrange")]
+        out = [
+            heads.get(str(i), self.elementary[i]) for i in order if str(i) in heads or i not in used
+        ]
+        return order, out
+
+    def resolve_right(self) -> tuple[list[int], list[Axis]]:
+        used: set[int] = set()
+        rhs = self.pattern.rhs
+        placed = self.right_items(used)
+        if placed.count(None) > 1:
+            order, out = self.spread_over_dots(placed, used)
+        else:
+            order, out = [], []
+            rest = [i for i in range(len(self.elementary)) if i not in used]
+            for entry in placed:
+                order.extend(rest if entry is None else entry[0])
+                out.extend((self.elementary[i] for i in rest) if entry is None else [entry[1]])
         if rhs.dots is None:
             dropped = [ax for ax, o in zip(self.elementary, self.owner) if o is None]
             if dropped:
@@ -437,11 +470,11 @@ class _Resolver:
                     "cannot drop axes, so add '...' or name them",
                 )
         for ident, (index, span) in self.variables.items():
-            if index not in used:
+            if index not in used and rhs.dots is None:
                 raise self.error(
                     span,
                     f"{ident!r} appears on the left but not on the right; rearrange cannot drop "
-                    "axes (reduce or index it away first)",
+                    "axes (name it on the right, add '...' there, or reduce it away first)",
                 )
         names = [ax.name for ax in out]
         if len(set(names)) != len(names):

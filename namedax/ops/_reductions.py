@@ -114,7 +114,16 @@ def _hashable(axis: Any) -> Any:
 
 
 def _positions(op: str, axes: tuple[Axis, ...], axis: AxisSelection) -> list[int]:
-    selected = [resolve_axis(axes, sel, op) for sel in axis_spec_to_tuple(axis)]
+    try:
+        selectors = axis_spec_to_tuple(axis)
+    except TypeError:
+        example = f" (e.g. axis={axes[0].name!r})" if axes else ""
+        raise TypeError(
+            f"{op}: axis must select axes by name, got {describe(axis)}; positions carry no "
+            f"meaning on a NamedArray (its axes are {format_axes(axes)}). Pass an Axis, a name, "
+            f"a sequence of them or a {{name: size}} dict{example}."
+        ) from None
+    selected = [resolve_axis(axes, sel, op) for sel in selectors]
     names = [a.name for a in selected]
     for name in names:
         if names.count(name) > 1:

@@ -1,8 +1,8 @@
 """Choosing elements by a condition or by bounds: `where`, `nonzero` and `clip`.
 
 The three-argument `where` and `clip` are elementwise: their operands (including
-the bounds of `clip`) are aligned by axis name like any binary operation, so the
-result holds the union of the operands' axes.
+the bounds of `clip`) are aligned by axis name like any binary operation: their
+axis sets must be nested, and the result has the largest operand's axes.
 
 The one-argument `where` and `nonzero` return *positions*. How many elements are
 true depends on the data, but an array's shape must be static, so the caller
@@ -52,9 +52,10 @@ def where(
 ) -> NamedArray | jax.Array | tuple[NamedArray, ...]:
     """Named version of `jax.numpy.where`: picks from `x` where `condition` holds, else `y`.
 
-    With three arguments the operands are aligned by axis name and the result holds
-    the union of their axes. With only `condition`, returns the positions of its true
-    elements, like `nonzero`.
+    With three arguments the operands are aligned by axis name; their axis sets must
+    be nested (see `namedax.core._broadcast`) and the result has the largest one's
+    axes. With only `condition`, returns the positions of its true elements, like
+    `nonzero`.
 
     Args:
         condition: A boolean NamedArray (or a scalar, in the three-argument form).
@@ -171,8 +172,8 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any: ...
 def clip(a: Any, a_min: Any = None, a_max: Any = None) -> NamedArray | jax.Array:
     """Named version of `jax.numpy.clip`: limits `a` to `[a_min, a_max]`.
 
-    The bounds may be NamedArrays; all three operands are aligned by axis name, so
-    the result holds the union of their axes. A bound of `None` is not applied.
+    The bounds may be NamedArrays; all three operands are aligned by axis name (their
+    axis sets nested), and the result has the largest one's axes. A bound of `None` is not applied.
 
     Args:
         a: A NamedArray (or a scalar).
@@ -190,7 +191,7 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None) -> NamedArray | jax.Array
         >>> x = named(jnp.array([-2.0, 0.5, 3.0]), "a")
         >>> x.clip(-1.0, 1.0).array
         Array([-1. ,  0.5,  1. ], dtype=float32)
-        >>> hi = named(jnp.array([0.0, 10.0]), "b")
+        >>> hi = named(jnp.array([[0.0, 10.0]] * 3), ("a", "b"))
         >>> nx.clip(x, None, hi).shape
         {'a': 3, 'b': 2}
     """
