@@ -162,3 +162,18 @@ def test_three_operand_error_names_broadcast_history():
         match=r"axis 'a' has size 2 in the broadcast of arrays\[0\] and arrays\[1\] \{a:2, b:3\} but size 4 in arrays\[2\]",
     ):
         nx.broadcast_arrays(x, y, z)
+
+
+def test_broadcast_arrays_haliax_keywords():
+    a = nx.named(jnp.arange(2.0), "a")
+    b = nx.named(jnp.arange(3.0), "b")
+    x, y = nx.broadcast_arrays(a, b, ensure_order=False)
+    assert x.axis_names == y.axis_names == ("a", "b")
+    assert_named_close(y, jnp.broadcast_to(jnp.arange(3.0), (2, 3)), ("a", "b"))
+    with pytest.raises(
+        ValueError, match=r"^broadcast_arrays: cannot broadcast arrays\[0\] \{a:2\}"
+    ):
+        nx.broadcast_arrays(a, b, require_subset=True)
+    ab = nx.broadcast_arrays(a, b)[0]
+    x, y = nx.broadcast_arrays(ab, b, require_subset=True)  # nested: fine
+    assert y.axis_names == ("a", "b")

@@ -268,12 +268,28 @@ def broadcast_to(
     return _wrap(align_array(out.array, out.axes, order), order)
 
 
-def broadcast_arrays(*arrays: NamedArray | Any) -> tuple[NamedArray | Any, ...]:
+def broadcast_arrays(
+    *arrays: NamedArray | Any, require_subset: bool = False, ensure_order: bool = True
+) -> tuple[NamedArray | Any, ...]:
     """Broadcasts every NamedArray to the union of all their axes (scalars pass through).
 
     This is the explicit outer combination that elementwise operations refuse: the
     common axes are the first array's axes followed by each later array's new axes,
     in order (when one array's axes contain all the others', its order is kept).
+
+    Args:
+        *arrays: NamedArrays and scalars.
+        require_subset: Refuse, as elementwise operations do, arrays whose axis sets
+            are not nested (Haliax's default; namedax's default is the union).
+        ensure_order: Accepted for Haliax code; the results always share one axis
+            order, which is what Haliax gives with `True`.
+
+    Returns:
+        The arrays, each with the common axes in the common order.
+
+    Raises:
+        ValueError: If same-named axes differ in size, or (with `require_subset`) the
+            axis sets are not nested.
 
     Examples:
         >>> import namedax as nx
@@ -281,8 +297,9 @@ def broadcast_arrays(*arrays: NamedArray | Any) -> tuple[NamedArray | Any, ...]:
         >>> x.shape, y.shape
         ({'a': 2, 'b': 3}, {'a': 2, 'b': 3})
     """
+    del ensure_order  # the common order is always applied
     names = [f"arrays[{i}]" for i in range(len(arrays))]
-    _, out_axes = align_operands("broadcast_arrays", names, arrays, union=True)
+    _, out_axes = align_operands("broadcast_arrays", names, arrays, union=not require_subset)
     if out_axes is None:
         return tuple(arrays)
     return tuple(
