@@ -7,6 +7,7 @@ import functools
 import io
 import re
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -176,20 +177,77 @@ def test_scan_composes_with_jit_and_grad():
 # --- errors --------------------------------------------------------------------------------
 
 
-def test_length_mismatch_names_paths_and_sizes():
+def test_length_mismatch_names_parameters_paths_and_sizes():
     a = _weights(Layers, Embed)
     b = _weights(nx.Axis("layers", 4), Embed)
-    with pytest.raises(
-        ValueError, match=r"axis 'layers': args\[0\] has length 5; args\[1\]\['w'\] has length 4"
-    ):
+    with pytest.raises(ValueError, match=r"axis 'layers': a has layers=5; b\['w'\] has layers=4"):
         nx.scan(lambda c, a, b: (c, None), "layers")(0.0, a, {"w": b})
-    with pytest.raises(ValueError, match=r"kwargs\['x'\] has length 3.*given as layers\(5\)"):
+    with pytest.raises(ValueError, match=r"x has leading dimension 3.*given as layers\(5\)"):
         nx.scan(lambda c, x: (c, None), Layers)(0.0, x=jnp.ones(3))
 
 
-def test_scalar_plain_array_cannot_be_scanned():
-    with pytest.raises(ValueError, match=r"args\[0\] is a 0-d array.*is_scanned="):
-        nx.scan(lambda c, x: (c, None), Layers)(0.0, jnp.ones(()))
+def test_length_mismatch_names_fields_and_var_positional_arguments():
+    class Holder(eqx.Module):
+        weights: jax.Array
+
+    with pytest.raises(ValueError, match=r"^scan: .*holder\.weights has leading dimension 4"):
+        nx.scan(lambda c, holder: (c, None), Layers)(0.0, Holder(jnp.ones((4, 2))))
+    with pytest.raises(ValueError, match=r"^fold: .*xs\[1\] has leading dimension 2"):
+        nx.fold(lambda c, *xs: c, Layers)(0.0, jnp.ones(5), jnp.ones(2))
+    with pytest.raises(ValueError, match=r"^map: .*x has layers=5; y has leading dimension 1"):
+        nx.map(lambda x, y: x, Layers)(_weights(Layers), jnp.ones((1, 3)))
+
+
+def test_zero_d_plain_array_is_closed_over_by_default():
+    # as in Haliax: a 0-d array has no dimension to scan, so every step sees it whole
+    x = _weights(Layers, Embed)
+    scale = jnp.float32(2.5)
+    total, ys = nx.scan(lambda c, s, x: (c + s * x.sum().scalar(), s * x), Layers)(0.0, scale, x)
+    np.testing.assert_allclose(total, 2.5 * x.array.sum(), rtol=1e-6)
+    assert_named_close(ys, 2.5 * np.asarray(x.array), x.axis_names)
+    step_lr = nx.fold(lambda c, lr, x: c - lr * x, Layers)(nx.zeros(Embed), np.float32(0.1), x)
+    assert_named_close(step_lr, -0.1 * np.asarray(x.array).sum(0), rtol=1e-5)
+
+
+def test_zero_d_plain_array_scanned_on_request_is_an_error():
+    with pytest.raises(ValueError, match=r"^scan: x is a 0-d array.*is_scanned="):
+        nx.scan(lambda c, x: (c, None), Layers, is_scanned=True)(0.0, jnp.ones(()))
+    with pytest.raises(ValueError, match=r"^map: x is a 0-d array"):
+        nx.map(lambda x: x, Layers, is_mapped=lambda leaf: True)(jnp.ones(()))
+
+
+def test_per_step_keys_from_split_reach_each_step():
+    keys = jax.random.split(jax.random.key(3), Layers.size)
+    draws = nx.map(lambda k: jax.random.normal(k, (2,)), Layers)(keys)
+    for i in range(Layers.size):
+        np.testing.assert_array_equal(draws[i], jax.random.normal(keys[i], (2,)))
+
+
+def test_fold_and_map_errors_name_themselves():
+    with pytest.raises(ValueError, match=r"^fold: no argument has axis 'layers'"):
+        nx.fold(lambda c, x: c, "layers")(0.0, _weights(Embed))
+    with pytest.raises(ValueError, match=r"^map: no argument has axis 'layers'"):
+        nx.map(lambda x: x, "layers")(_weights(Embed))
+    with pytest.raises(TypeError, match=r"^fold: axis must be one Axis"):
+        nx.fold(lambda c, x: c, 3)
+    with pytest.raises(TypeError, match=r"^map: is_mapped must be a bool or a callable"):
+        nx.map(lambda x: x, Layers, is_mapped=3)
+    init = _weights(Embed)
+    with pytest.raises(ValueError, match=r"^fold: .* returned a carry"):
+        nx.fold(lambda c, x: {"c": c}, Layers)(init, _weights(Layers, Embed))
+    with pytest.raises(ValueError, match=r"^map: an output NamedArray\{layers:5\} already has"):
+        nx.map(lambda x: nx.zeros(Layers), Layers)(_weights(Layers, Embed))
+
+
+def test_fold_body_returning_a_pair_points_at_scan():
+    x = _weights(Layers, Embed)
+    with pytest.raises(TypeError, match=r"^fold: .*returned a pair.*Use namedax\.scan"):
+        nx.fold(lambda c, x: (c + x, x), Layers)(nx.zeros(Embed), x)
+    # a carry that is itself a pair is fine
+    pair = (nx.zeros(Embed), nx.zeros(Embed))
+    out = nx.fold(lambda c, x: (c[0] + x, c[1] - x), Layers)(pair, x)
+    assert_named_close(out[0], np.asarray(x.array).sum(0))
+    assert_named_close(out[1], -np.asarray(x.array).sum(0))
 
 
 def test_carry_structure_change_is_explained():

@@ -154,3 +154,62 @@ def test_fold_still_rejects_a_carry_whose_axes_change():
     stack = nn.Stacked(Shrink(), Layers)
     with pytest.raises(ValueError, match=r"Stacked.fold: the block must return the next carry"):
         stack.fold(nx.ones((Batch, Embed)))
+
+
+# --- Stacked.init: plain-array arguments and invalid keys ---------------------------------
+
+
+class _Scaled(eqx.Module):
+    weight: nx.NamedArray
+    scale: jax.Array
+
+    def __call__(self, x):
+        return x * self.scale + self.weight
+
+    @staticmethod
+    def init(weight, scale):
+        return _Scaled(weight, scale)
+
+
+def test_init_slices_plain_array_arguments_along_their_first_dimension():
+    Layers, Embed = nx.Axis("layers", 4), nx.Axis("embed", 3)
+    weight = nx.named(jnp.arange(12.0).reshape(4, 3), (Layers, Embed))
+    scale = jnp.array([1.0, 2.0, 3.0, 4.0])
+    stack = nn.Stacked.init(Layers, _Scaled)(weight, scale)
+    assert stack.stacked.scale.shape == (4,)
+    seq = nn.BlockSeq.init(Layers, _Scaled)(weight, scale)
+    for i in range(4):
+        assert stack.get_layer(i).scale.shape == ()
+        np.testing.assert_array_equal(stack.get_layer(i).scale, scale[i])
+        np.testing.assert_array_equal(seq.blocks[i].scale, scale[i])
+        assert_named_close(stack.get_layer(i).weight, np.asarray(weight.array)[i])
+    x = nx.named(jnp.ones(3), Embed)
+    expected = np.ones(3)
+    for i in range(4):
+        expected = expected * float(scale[i]) + np.asarray(weight.array)[i]
+    assert_named_close(stack.fold(x), expected)
+    assert_named_close(seq.fold(x), expected)
+
+
+def test_init_passes_zero_d_and_unnamed_arguments_to_every_layer():
+    Layers, Embed = nx.Axis("layers", 3), nx.Axis("embed", 2)
+    stack = nn.Stacked.init(Layers, _Scaled)(nx.ones(Embed), jnp.float32(5.0))
+    assert stack.stacked.weight.axes == (Layers, Embed)
+    np.testing.assert_array_equal(stack.stacked.scale, np.full(3, 5.0))
+
+
+def test_init_rejects_a_plain_array_of_the_wrong_length():
+    Layers, Embed = nx.Axis("layers", 4), nx.Axis("embed", 3)
+    with pytest.raises(
+        ValueError, match=r"Stacked.init: args\[1\] is a plain array of shape \(3,\).*size 4"
+    ):
+        nn.Stacked.init(Layers, _Scaled)(nx.ones(Embed), jnp.ones(3))
+
+
+@pytest.mark.parametrize(
+    "key", [np.zeros(3, np.float32), np.zeros((4, 3), np.uint32), np.zeros(5, np.int8)]
+)
+def test_init_rejects_raw_keys_the_prng_cannot_use(key):
+    Layers, Embed = nx.Axis("layers", 4), nx.Axis("embed", 3)
+    with pytest.raises(TypeError, match=r"^Stacked.init: key must be a PRNG key.*not raw key data"):
+        nn.Stacked.init(Layers, nn.Linear)(Embed, Embed, key=key)

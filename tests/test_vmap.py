@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -343,3 +345,13 @@ def test_bad_axes_and_outputs():
         ValueError, match=r"axis 'b' has size 3 .* selected as b\(4\)|given as b\(4\)"
     ):
         nx.vmap(lambda x: x, nx.Axis("b", 4))(x)
+
+
+def test_spec_prefix_mismatch_describes_arguments_instead_of_printing_them():
+    big = nx.named(jnp.arange(4000.0).reshape(4, 1000), ("i", "j"))
+    with pytest.raises(ValueError) as info:
+        nx.vmap(lambda x: x, "i", args=({"a": 0},))([big])
+    message = str(info.value)
+    assert re.search(r"^vmap: the args/kwargs specs .* are not a pytree prefix", message)
+    assert "NamedArray{i:4, j:1000}" in message and "Expected dict" in message
+    assert "3999" not in message and len(message) < 400

@@ -15,9 +15,10 @@ kinds, fixed when it is built:
 
 Calls follow one rule: per-layer leaves are sliced per layer, shared leaves are
 passed whole to every layer. Arguments of `fold`/`scan`/`vmap` follow the same
-rule: NamedArrays that carry `Layers` are sliced per layer, all other arguments
-are passed whole. Because the stack is one module applied by one `lax.scan`, a
-model compiles the block once, whatever its depth.
+rule: NamedArrays that carry `Layers` and plain arrays with a dimension (along
+their first, as in Haliax) are sliced per layer, all other arguments are passed
+whole (see `namedax.nn._layer_calls`). Because the stack is one module applied by
+one `lax.scan`, a model compiles the block once, whatever its depth.
 
 `namedax.nn.BlockSeq` is the unrolled counterpart (a tuple of separate blocks, applied by a
 Python loop) with the same interface, for heterogeneous layers and for checking a
@@ -38,7 +39,7 @@ import numpy as np
 
 from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._axes import Axis, sized_axes
-from namedax.core._errors import describe, format_axes
+from namedax.core._errors import argument_paths, describe, format_axes
 from namedax.core._mapping import ResourceMapping
 from namedax.transforms._remat import RematSpec, ScanCheckpointPolicy
 from namedax.transforms._scan import fold as _fold, scan as _scan
@@ -53,7 +54,9 @@ from ._layer_calls import (
     _dotted,
     _flatten,
     _is_array,
-    _slice_args,
+    _is_per_layer_plain,
+    _length_message,
+    _slice_arguments,
     _slice_layer,
     layer_arguments,
     realigned_carry,
@@ -120,6 +123,8 @@ def _layer_keys(key: Any, Layers: Axis, op: str) -> tuple[Any, Any]:
     if not isinstance(key, (jax.Array, np.ndarray)):
         raise TypeError(f"{op}: key must be a PRNG key (jax.random.key(...)), got {describe(key)}.")
     typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    if not typed:
+        _check_raw_key_data(key, op)
     batch = key.shape if typed else key.shape[:-1]
     if batch == ():
         return jax.random.split(key, Layers.size), key
@@ -130,6 +135,20 @@ def _layer_keys(key: Any, Layers: Axis, op: str) -> tuple[Any, Any]:
         f"keys along {Layers}) or {Layers.size} keys, one per layer; got a key array with "
         f"batch shape {batch}."
     )
+
+
+def _check_raw_key_data(key: jax.Array | np.ndarray, op: str) -> None:
+    """Raises our TypeError for raw key data that the default PRNG cannot use."""
+    try:
+        jax.random.wrap_key_data(key)
+    except (TypeError, ValueError):
+        raw = jax.random.key_data(jax.random.key(0))
+        raise TypeError(
+            f"{op}: key must be a PRNG key, got {describe(key)} of dtype {key.dtype}, which is "
+            f"not raw key data (the default PRNG's raw keys are {raw.dtype} of shape "
+            f"(..., {raw.shape[-1]})). Pass jax.random.key(seed), which is split per layer, "
+            "or one key per layer."
+        ) from None
 
 
 class _Marker:
@@ -320,8 +339,11 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
             A builder `(*args, key=None, **kwargs) -> Stacked`. `key` is one PRNG key
             (split into one key per layer for per-layer parameters, used whole for
             shared ones) or `Layers.size` pre-split keys (then shared parameters use the
-            first). Arguments that are NamedArrays with `Layers` are sliced per layer
-            (shared parameters see layer 0's slice); all others go to every layer.
+            first). Arguments that are NamedArrays with `Layers`, and plain arrays with
+            at least one dimension (along their first, which must have `Layers.size`
+            entries, as in Haliax), are sliced per layer (shared parameters see layer
+            0's slice); all others (numbers, 0-d arrays, NamedArrays without `Layers`)
+            go to every layer.
 
         Raises:
             TypeError: If `Block` cannot build a module, or `shared`/`key` has the wrong kind.
@@ -341,14 +363,15 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
             def make_one(k: Any, args: Any, kwargs: Any) -> Any:
                 return make(*args, **kwargs) if k is None else make(*args, key=k, **kwargs)
 
-            first = _slice_args((args, kwargs), Layers, 0)
+            args, kwargs = _init_arguments((args, kwargs), Layers)
+            first = _slice_arguments((args, kwargs), Layers, 0)
             abstract = eqx.filter_eval_shape(make_one, shared_key, *first)
             shared_paths = _shared_paths(shared, abstract, Block)
             array_paths = [p for p, leaf in _flatten(abstract) if _is_array(leaf)]
             per_paths = [p for p in array_paths if p not in shared_paths]
             per_tree = shared_tree = None
             if per_paths or not array_paths:
-                per_tree = _vmap(make_one, Layers, default=_keys_only(per_keys))(
+                per_tree = _vmap(make_one, Layers, default=_mapped_init_leaves(per_keys))(
                     per_keys, args, kwargs
                 )
             if shared_paths:
@@ -397,8 +420,10 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
     ) -> Any:
         """Applies the layers in order: `carry = layer(carry, *args, **kwargs)` for each layer.
 
-        Compiles to one `lax.scan`. Arguments that are NamedArrays with `Layers` are
-        sliced per layer; all others go to every layer.
+        Compiles to one `lax.scan`. Arguments that are NamedArrays with `Layers`, and
+        plain arrays with a dimension (along their first, as in Haliax, so
+        `key=jax.random.split(k, Layers.size)` gives layer `i` key `i`), are sliced per
+        layer; a single typed key is split per layer; all others go to every layer.
 
         Args:
             init: The initial carry.
@@ -597,6 +622,20 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
         return eqx.tree_at(lambda s: s.stacked, self, merged)
 
 
-def _keys_only(per_keys: Any) -> Callable[[Any], int | None]:
-    """A vmap `default` that maps the per-layer keys and leaves every other plain array whole."""
-    return lambda leaf: 0 if leaf is per_keys else None
+def _init_arguments(tree: Any, Layers: Axis) -> Any:
+    """`Stacked.init`'s block arguments, checked: plain arrays must have one entry per layer.
+
+    `init` slices its arguments by the call rule (see `namedax.nn._layer_calls`), except
+    that a single key among them is not split: only `key=` is split per layer.
+    """
+    paths = argument_paths(tree)
+    leaves = jax.tree_util.tree_leaves(tree, is_leaf=is_named_array)
+    for path, leaf in zip(paths, leaves, strict=True):
+        if _is_per_layer_plain(leaf) and np.shape(leaf)[0] != Layers.size:
+            raise ValueError(_length_message("Stacked.init", path, leaf, Layers))
+    return tree
+
+
+def _mapped_init_leaves(per_keys: Any) -> Callable[[Any], int | None]:
+    """A vmap `default` that maps the per-layer keys and plain arrays with a dimension on dim 0."""
+    return lambda leaf: 0 if leaf is per_keys or _is_per_layer_plain(leaf) else None

@@ -121,6 +121,7 @@ def shard_map(
     if not callable(fn):
         raise TypeError(f"shard_map: expected a callable, got {describe(fn)}.")
 
+    @functools.wraps(fn)  # JAX's errors then name `fn` and its parameters, not this wrapper
     def body(*args: Any) -> Any:
         return fn(*_relabel(args))
 

@@ -7,7 +7,9 @@
   it arrives without the axis;
 * a NamedArray without the axis is closed over: `f` sees it whole at every step;
 * a plain array is scanned over its first dimension if `is_scanned(leaf)` is true
-  (the default for arrays, as in Haliax) and closed over otherwise;
+  (by default, as in Haliax, for every plain array with at least one dimension, so
+  `key=jax.random.split(k, Layers.size)` gives step `i` key `i`) and closed over
+  otherwise (by default, 0-d arrays such as a scalar learning rate);
 * anything that is not an array (numbers, strings, functions) is closed over.
 
 Outputs `y` are stacked with the axis in front: a NamedArray output gains the axis
@@ -20,6 +22,8 @@ are returned as they are. `fold` keeps only the carry, `map` has no carry.
 from __future__ import annotations
 
 import functools
+import inspect
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +45,15 @@ def is_array_like(x: Any) -> bool:
     return isinstance(x, (NamedArray, jax.Array, np.ndarray, np.generic))
 
 
+def is_named_or_shaped_array_like(x: Any) -> bool:
+    """The default `is_scanned`: a NamedArray, or a plain array with at least one dimension.
+
+    A 0-d plain array has no dimension to scan over, so by default it is closed over
+    (every step sees it), as in Haliax.
+    """
+    return isinstance(x, NamedArray) or (is_array_like(x) and np.ndim(x) >= 1)
+
+
 @readable_defaults
 def scan(
     f: Callable[..., tuple[Any, Any]],
@@ -49,7 +62,7 @@ def scan(
     remat: RematSpec = False,
     reverse: bool = False,
     unroll: int | bool = 1,
-    is_scanned: bool | Callable[[Any], bool] = is_array_like,
+    is_scanned: bool | Callable[[Any], bool] = is_named_or_shaped_array_like,
 ) -> Callable[..., tuple[Any, Any]]:
     """Scans `f` over a named axis, like `jax.lax.scan` with the axis found by name.
 
@@ -65,7 +78,8 @@ def scan(
         is_scanned: For each array leaf of the scanned arguments, whether it is scanned
             (a callable `leaf -> bool`, or a bool for all). A NamedArray is scanned
             only if it also has the axis; a plain array is scanned over its first
-            dimension. The default scans every array.
+            dimension. The default scans every NamedArray and every plain array
+            with at least one dimension; 0-d arrays are closed over, as in Haliax.
 
     Returns:
         A function `(init, *xs, **kw) -> (carry, ys)`.
@@ -87,15 +101,29 @@ def scan(
         NamedArray(f32{layers:3},
         [ 3.  7. 11.])
     """
+    return _scanner("scan", f, axis, remat, reverse, unroll, is_scanned, "is_scanned")
+
+
+def _scanner(
+    op: str,
+    f: Callable[..., tuple[Any, Any]],
+    axis: AxisSelector,
+    remat: RematSpec,
+    reverse: bool,
+    unroll: int | bool,
+    is_scanned: bool | Callable[[Any], bool],
+    filter_arg: str,
+) -> Callable[..., tuple[Any, Any]]:
+    """`scan`'s implementation; `op` (`scan`, `fold` or `map`) names the caller in errors."""
     policy = ScanCheckpointPolicy.from_remat(remat)
-    _check_selector(axis, "scan")
-    scanned_filter = _as_filter(is_scanned, "scan", "is_scanned")
+    _check_selector(axis, op)
+    scanned_filter = _as_filter(is_scanned, op, filter_arg)
     name = axis.name if isinstance(axis, Axis) else axis
 
     @functools.wraps(f)
     def scanned(init: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
         leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=is_named_array)
-        plan = _plan(leaves, axis, scanned_filter, (args, kwargs))
+        plan = _plan(leaves, axis, scanned_filter, (args, kwargs), op, f)
         out_axis = Axis(name, plan.length)
         init_tree = jax.tree_util.tree_structure(init)
         y_static: list[Any] = []
@@ -112,7 +140,7 @@ def scan(
                     "Use namedax.fold for a function that returns only the carry."
                 )
             new_carry, y = out
-            _check_carry(init, init_tree, new_carry, f)
+            _check_carry(init, init_tree, new_carry, f, op)
             dynamic, static = split_output(y)
             y_static[:] = [static]
             return new_carry, dynamic
@@ -120,7 +148,8 @@ def scan(
         carry, ys = run_scan(
             step, init, plan.arrays, plan.length, policy=policy, reverse=reverse, unroll=unroll
         )
-        return carry, stack_output(ys, y_static[0], (out_axis,), _output_clash)
+        clash = functools.partial(_output_clash, op)
+        return carry, stack_output(ys, y_static[0], (out_axis,), clash)
 
     return scanned
 
@@ -133,7 +162,7 @@ def fold(
     remat: RematSpec = False,
     reverse: bool = False,
     unroll: int | bool = 1,
-    is_scanned: bool | Callable[[Any], bool] = is_array_like,
+    is_scanned: bool | Callable[[Any], bool] = is_named_or_shaped_array_like,
 ) -> Callable[..., Any]:
     """Folds `fn(carry, *x, **kw) -> carry` over a named axis, returning the final carry.
 
@@ -147,10 +176,12 @@ def fold(
     """
 
     def step(carry: Any, *args: Any, **kwargs: Any) -> tuple[Any, None]:
-        return fn(carry, *args, **kwargs), None
+        new_carry = fn(carry, *args, **kwargs)
+        _check_fold_result(carry, new_carry, fn)
+        return new_carry, None
 
     functools.update_wrapper(step, fn)
-    run = scan(step, axis, remat=remat, reverse=reverse, unroll=unroll, is_scanned=is_scanned)
+    run = _scanner("fold", step, axis, remat, reverse, unroll, is_scanned, "is_scanned")
 
     @functools.wraps(fn)
     def folded(init: Any, *args: Any, **kwargs: Any) -> Any:
@@ -167,7 +198,7 @@ def map(  # the Haliax name
     remat: RematSpec = False,
     reverse: bool = False,
     unroll: int | bool = 1,
-    is_mapped: bool | Callable[[Any], bool] = is_array_like,
+    is_mapped: bool | Callable[[Any], bool] = is_named_or_shaped_array_like,
 ) -> Callable[..., Any]:
     """Applies `fn(*x, **kw) -> y` at each position of a named axis, sequentially.
 
@@ -185,7 +216,7 @@ def map(  # the Haliax name
         return None, fn(*args, **kwargs)
 
     functools.update_wrapper(step, fn)
-    run = scan(step, axis, remat=remat, reverse=reverse, unroll=unroll, is_scanned=is_mapped)
+    run = _scanner("map", step, axis, remat, reverse, unroll, is_mapped, "is_mapped")
 
     @functools.wraps(fn)
     def mapped(*args: Any, **kwargs: Any) -> Any:
@@ -207,8 +238,11 @@ class _Plan:
         self.length = length
 
 
-def _plan(leaves: list[Any], axis: AxisSelector, scanned: Callable, tree: Any) -> _Plan:
+def _plan(
+    leaves: list[Any], axis: AxisSelector, scanned: Callable, tree: Any, op: str, f: Callable
+) -> _Plan:
     name = axis.name if isinstance(axis, Axis) else axis
+    paths = lambda: _parameter_paths(tree, f, skip=0 if op == "map" else 1)
     arrays, indices, inner_axes, lengths = [], [], [], []
     for i, leaf in enumerate(leaves):
         if isinstance(leaf, NamedArray):
@@ -223,7 +257,7 @@ def _plan(leaves: list[Any], axis: AxisSelector, scanned: Callable, tree: Any) -
         elif is_array_like(leaf) and scanned(leaf):
             if np.ndim(leaf) == 0:
                 raise ValueError(
-                    f"scan: {argument_paths(tree)[i]} is a 0-d array, so it cannot be scanned over "
+                    f"{op}: {paths()[i]} is a 0-d array, so it cannot be scanned over "
                     f"axis {name!r}. Close over it, or pass is_scanned= to leave it unscanned."
                 )
             arrays.append(leaf)
@@ -232,11 +266,18 @@ def _plan(leaves: list[Any], axis: AxisSelector, scanned: Callable, tree: Any) -
         else:
             continue
         indices.append(i)
-    length = _common_length(axis, lengths, indices, tree)
+    length = _common_length(axis, lengths, indices, paths, [a is None for a in inner_axes], op)
     return _Plan(arrays, indices, inner_axes, length)
 
 
-def _common_length(axis: AxisSelector, lengths: list[int], indices: list[int], tree: Any) -> int:
+def _common_length(
+    axis: AxisSelector,
+    lengths: list[int],
+    indices: list[int],
+    paths: Callable[[], list[str]],
+    plain: list[bool],
+    op: str,
+) -> int:
     expected = axis.size if isinstance(axis, Axis) else None
     found = set(lengths)
     if expected is not None:
@@ -246,17 +287,52 @@ def _common_length(axis: AxisSelector, lengths: list[int], indices: list[int], t
     name = axis.name if isinstance(axis, Axis) else axis
     if not found:
         raise ValueError(
-            f"scan: no argument has axis {name!r} to scan over, so its length is unknown. "
+            f"{op}: no argument has axis {name!r} to scan over, so its length is unknown. "
             f"Pass Axis({name!r}, size) instead of the bare name."
         )
-    paths = argument_paths(tree)
-    listing = "; ".join(f"{paths[i]} has length {n}" for i, n in zip(indices, lengths, strict=True))
+    names = paths()
+    listing = "; ".join(
+        f"{names[i]} has leading dimension {n}" if is_plain else f"{names[i]} has {name}={n}"
+        for i, n, is_plain in zip(indices, lengths, plain, strict=True)
+    )
     given = f" The axis was given as {axis}." if expected is not None else ""
     raise ValueError(
-        f"scan: the scanned arguments disagree on the length of axis {name!r}: {listing}.{given} "
-        "Every scanned argument must have the same length along the axis; slice or pad the "
-        "odd one out, or close over it (is_scanned=...)."
+        f"{op}: the scanned arguments disagree on the length of axis {name!r}: {listing}.{given} "
+        "Every scanned argument must have the same length along the axis (a plain array "
+        "along its first dimension); slice or pad the odd one out, or close over it "
+        "(is_scanned=...)."
     )
+
+
+def _parameter_paths(tree: Any, f: Callable, skip: int) -> list[str]:
+    """`argument_paths(tree)` with `args[i]`/`kwargs['k']` replaced by `f`'s parameter names.
+
+    `skip` leading parameters of `f` (the carry) take no argument from `tree`.
+    """
+    paths = argument_paths(tree)
+    try:
+        params = list(inspect.signature(f).parameters.values())[skip:]
+    except (TypeError, ValueError):
+        return paths
+    positional: dict[int, str] = {}
+    for param in params:
+        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+            start = len(positional)
+            for i in range(start, len(tree[0])):
+                positional[i] = f"{param.name}[{i - start}]"
+            break
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            positional[len(positional)] = param.name
+
+    def rename(path: str) -> str:
+        if m := re.match(r"args\[(\d+)\]", path):
+            named = positional.get(int(m.group(1)))
+            return path if named is None else named + path[m.end() :]
+        if m := re.match(r"kwargs\['([^']*)'\]", path):
+            return m.group(1) + path[m.end() :]
+        return path
+
+    return [rename(p) for p in paths]
 
 
 # --- checks and messages -------------------------------------------------------------------
@@ -278,19 +354,30 @@ def _as_filter(spec: bool | Callable[[Any], bool], op: str, arg: str) -> Callabl
     return spec
 
 
-def _output_clash(axes: tuple[Axis, ...], name: str) -> str:
+def _output_clash(op: str, axes: tuple[Axis, ...], name: str) -> str:
     return (
-        f"scan: an output NamedArray{format_axes(axes)} already has axis {name!r}, so the "
+        f"{op}: an output NamedArray{format_axes(axes)} already has axis {name!r}, so the "
         "stacked output cannot add it. Rename the output's axis (namedax.rename) or reduce it "
         "before returning."
     )
 
 
-def _check_carry(init: Any, init_tree: Any, carry: Any, f: Callable) -> None:
+def _check_carry(init: Any, init_tree: Any, carry: Any, f: Callable, op: str) -> None:
     if jax.tree_util.tree_structure(carry) != init_tree:
         raise ValueError(
-            f"scan: {function_name(f)} returned a carry {describe_tree(carry)} that differs from "
+            f"{op}: {function_name(f)} returned a carry {describe_tree(carry)} that differs from "
             f"the initial carry {describe_tree(init)}. The carry must keep its structure and the "
             "axes of its NamedArrays (in the same order) from step to step; use "
             "namedax.rearrange to restore the order."
+        )
+
+
+def _check_fold_result(carry: Any, new_carry: Any, fn: Callable) -> None:
+    """Points a `fold` body that returns `(carry, y)`, as a `scan` body does, at `scan`."""
+    is_pair = isinstance(new_carry, tuple) and len(new_carry) == 2
+    if is_pair and jax.tree_util.tree_structure(new_carry) != jax.tree_util.tree_structure(carry):
+        raise TypeError(
+            f"fold: {function_name(fn)} returned a pair {describe_tree(new_carry)}, but a fold "
+            f"function returns only the new carry (here like {describe_tree(carry)}). Use "
+            "namedax.scan for a function that returns (carry, y)."
         )

@@ -256,16 +256,26 @@ def _leaf_specs(specs: Any, tree: Any) -> list[Any]:
     spec_leaves, spec_def = jax.tree_util.tree_flatten(specs, is_leaf=_is_spec_leaf)
     try:
         subtrees = spec_def.flatten_up_to(tree)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError):
         raise ValueError(
             f"vmap: the args/kwargs specs {specs!r} are not a pytree prefix of the arguments "
-            f"({describe_tree(tree)}): {e}"
+            f"({describe_tree(tree)}): {_prefix_mismatch(spec_def, tree)}"
         ) from None
     out: list[Any] = []
     for spec, sub in zip(spec_leaves, subtrees, strict=True):
         n = len(jax.tree_util.tree_leaves(sub, is_leaf=is_named_array))
         out.extend([spec] * n)
     return out
+
+
+def _prefix_mismatch(spec_def: Any, tree: Any) -> str:
+    """JAX's account of why `spec_def` is no prefix of `tree`, its leaves shown as `describe`."""
+    described = jax.tree_util.tree_map(describe, tree, is_leaf=is_named_array)
+    try:
+        spec_def.flatten_up_to(described)
+    except (ValueError, TypeError) as e:
+        return str(e)
+    return "the structures differ"
 
 
 # --- planning ------------------------------------------------------------------------------
