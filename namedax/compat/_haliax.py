@@ -49,6 +49,8 @@ HALIAX_MODULES: dict[str, str] = {
     "haliax.util": "namedax.compat.haliax_util",
     "haliax.wrap": "namedax.compat.haliax_wrap",
     "haliax._src": "namedax.compat.haliax_src",
+    "haliax._src.einsum": "namedax.compat.haliax_src.einsum",
+    "haliax._src.rearrange": "namedax.compat.haliax_src.rearrange",
     "haliax._src.scan": "namedax.compat.haliax_src.scan",
     "haliax._src.state_dict": "namedax.state_dict",
     "haliax._src.util": "namedax.compat.haliax_src.util",

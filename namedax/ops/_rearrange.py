@@ -63,7 +63,7 @@ def rearrange(
 
     Args:
         a: The array.
-        axes_or_pattern: Either a sequence of axes or names, with at most one `...`
+        axes_or_pattern: Either a sequence of axes or names, with any number of `...`
             standing for the axes it does not mention (a transpose), or a pattern
             string such as `"b (h w) c -> b h w c"`:
 
