@@ -130,3 +130,88 @@ def test_public_module():
         dir(nx.tree_util)
     )
     assert "resize_axis" in dir(nx.tree_util)
+
+
+# --- scan_aware_tree_map with an is_leaf that selects modules -----------------------------
+
+
+def _lora_stack(shared=None):
+    import dataclasses
+
+    import equinox as eqx
+
+    Layers, Embed, Up = nx.Axis("layers", 3), nx.Axis("embed", 4), nx.Axis("up", 5)
+
+    class Block(eqx.Module):
+        up: nx.nn.Linear
+        down: nx.nn.Linear
+
+        @staticmethod
+        def init(offset, *, key):
+            k1, k2 = jax.random.split(key)
+            up = nx.nn.Linear.init(Embed, Up, key=k1)
+            down = nx.nn.Linear.init(Up, Embed, key=k2)
+            return Block(
+                dataclasses.replace(up, weight=up.weight + offset),
+                dataclasses.replace(down, weight=down.weight + offset),
+            )
+
+    keys = jax.random.split(jax.random.key(0), Layers.size)
+    offsets = nx.arange(Layers).astype(jnp.float32)
+    return nx.nn.Stacked.init(Layers, Block, shared=shared)(offsets, key=keys), Layers
+
+
+def _centre_linear(x):
+    import dataclasses
+
+    if not isinstance(x, nx.nn.Linear):
+        return x
+    bias = None if x.bias is None else x.bias + 1.0
+    return dataclasses.replace(x, weight=x.weight - nx.mean(x.weight), bias=bias)
+
+
+def test_scan_aware_tree_map_hands_fn_real_per_layer_modules():
+    stack, Layers = _lora_stack()
+    is_linear = lambda x: isinstance(x, nx.nn.Linear)
+    seen = []
+
+    def checked(x):
+        if is_linear(x):
+            seen.append(x)
+            assert x.weight is not None and x.bias is not None
+            assert "layers" not in x.weight.axis_names
+        return _centre_linear(x)
+
+    out = tree_util.scan_aware_tree_map(checked, {"stack": stack}, is_leaf=is_linear)
+    assert len(seen) == 2  # up and down, each once (vmapped over the layers)
+    new = out["stack"]
+    assert new.stacked.up.weight.axes == stack.stacked.up.weight.axes
+    for i in range(Layers.size):
+        expected = _centre_linear(stack.get_layer(i).up)
+        assert_named_close(new.get_layer(i).up.weight, np.asarray(expected.weight.array))
+        assert_named_close(
+            new.get_layer(i).down.bias, np.asarray(stack.get_layer(i).down.bias.array) + 1
+        )
+    # centred per layer, not over all layers jointly (which tree_map would do)
+    np.testing.assert_allclose(nx.mean(new.stacked.up.weight, ("up", "embed")).array, 0, atol=1e-5)
+    joint = tree_util.tree_map(_centre_linear, stack, is_leaf=is_linear)
+    assert not np.allclose(joint.stacked.up.weight.array, new.stacked.up.weight.array)
+
+
+def test_scan_aware_tree_map_keeps_shared_leaves_shared_and_works_under_jit():
+    stack, Layers = _lora_stack(shared="down.bias")
+    is_linear = lambda x: isinstance(x, nx.nn.Linear)
+    run = jax.jit(lambda s: tree_util.scan_aware_tree_map(_centre_linear, s, is_leaf=is_linear))
+    new = run(stack)
+    assert new.stacked.down.bias.axes == stack.stacked.down.bias.axes  # still no layers axis
+    assert_named_close(new.stacked.down.bias, np.asarray(stack.stacked.down.bias.array) + 1)
+    for i in range(Layers.size):
+        expected = _centre_linear(stack.get_layer(i).down)
+        assert_named_close(new.get_layer(i).down.weight, np.asarray(expected.weight.array))
+
+
+def test_scan_aware_tree_map_rejects_a_structure_change():
+    stack, _ = _lora_stack()
+    drop = lambda x: None if isinstance(x, nx.nn.Linear) else x
+    with pytest.raises(ValueError, match=r"^scan_aware_tree_map: fn changed the structure"):
+        tree_util.scan_aware_tree_map(drop, stack, is_leaf=lambda x: isinstance(x, nx.nn.Linear))

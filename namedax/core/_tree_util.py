@@ -103,10 +103,12 @@ def scan_aware_tree_map(
 ) -> Any:
     """`tree_map` that applies `fn` layer by layer inside every `namedax.nn.Stacked`.
 
-    In a `Stacked`, `fn` receives each layer's leaves without the layers axis (one
-    vmapped call covers all layers) and its shared leaves once, and the results are
-    restacked; `fn` therefore sees the same leaves as it would on the unstacked
-    blocks. Elsewhere it behaves like `tree_map`.
+    In a `Stacked`, `fn` sees each layer as a real block: per-layer leaves without the
+    layers axis, shared leaves as they are (one vmapped call covers all layers), and
+    the results are restacked. `fn` therefore sees what it would see on the unstacked
+    blocks, also when `is_leaf` selects whole modules (e.g. a LoRA-style rewrite of
+    every `Linear`). A shared leaf stays shared, with `fn`'s result at the first layer.
+    Elsewhere it behaves like `tree_map`.
 
     Args:
         fn: Called on each leaf (NamedArrays whole), and the matching leaves of `rest`.

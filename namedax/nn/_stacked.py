@@ -604,21 +604,48 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
     # --- tree utilities --------------------------------------------------------------------
 
     def _map_per_layer(self, fn: Callable[..., Any], *rest: Stacked) -> Stacked:
-        """`fn(block, *rest_blocks)` applied layer by layer (shared leaves once), restacked.
+        """`fn(block, *rest_blocks)` applied layer by layer to real blocks, restacked.
 
-        `fn` maps blocks to blocks of the same structure; the per-layer leaves reach it
-        without `Layers`. Used by `namedax.tree_util.scan_aware_tree_map`.
+        `fn` maps blocks to blocks of the same structure. It sees each layer as a whole
+        block (per-layer leaves without `Layers`, shared leaves as they are), as on the
+        unstacked blocks; one vmapped call covers all layers. A shared leaf stays shared
+        and takes `fn`'s result at the first layer (so `fn` should treat shared leaves
+        alike in every layer). Used by `namedax.tree_util.scan_aware_tree_map`.
         """
+        op = "scan_aware_tree_map"
         parts = [s._partition() for s in (self, *rest)]
-        shared_out = fn(*(shared for _, shared, _ in parts))
         pers = [per for per, _, _ in parts]
-        if jax.tree_util.tree_leaves(pers[0], is_leaf=is_named_array):
-            filters = [is_mapped for _, _, is_mapped in parts]
-            default = lambda leaf: 0 if any(f(leaf) for f in filters) else None
-            per_out = _vmap(fn, self._Steps, default=default)(*pers)
-        else:
-            per_out = pers[0]
-        merged = eqx.combine(per_out, shared_out, is_leaf=is_named_array)
+        shareds = [shared for _, shared, _ in parts]
+
+        def whole(*layers: Any) -> Any:
+            blocks = [
+                eqx.combine(layer, shared, is_leaf=is_named_array)
+                for layer, shared in zip(layers, shareds, strict=True)
+            ]
+            return fn(*blocks)
+
+        if not jax.tree_util.tree_leaves(pers[0], is_leaf=is_named_array):
+            return eqx.tree_at(lambda s: s.stacked, self, whole(*pers))
+        filters = [is_mapped for _, _, is_mapped in parts]
+        default = lambda leaf: 0 if any(f(leaf) for f in filters) else None
+        stacked_out = _vmap(whole, self._Steps, default=default)(*pers)
+        before = _flatten(self.stacked)
+        after_leaves, treedef = jax.tree_util.tree_flatten(stacked_out, is_leaf=is_named_array)
+        if len(after_leaves) != len(before):
+            raise ValueError(
+                f"{op}: fn changed the structure of the stacked block {_block_name(self.stacked)} "
+                f"({len(before)} leaves before, {len(after_leaves)} after); it must return a "
+                "block of the same structure."
+            )
+        fixed = []
+        for (path, leaf), new in zip(before, after_leaves, strict=True):
+            if self._is_per_layer(path, leaf) or not _is_array(new):
+                fixed.append(new)
+            elif isinstance(new, NamedArray):
+                fixed.append(_slice_layer(new, self._Steps, 0))
+            else:
+                fixed.append(new[0])
+        merged = jax.tree_util.tree_unflatten(treedef, fixed)
         return eqx.tree_at(lambda s: s.stacked, self, merged)
 
 
