@@ -10,7 +10,7 @@ import pytest
 
 import namedax as nx
 from namedax import nn
-from tests.helpers import tree_allclose
+from tests.helpers import assert_named_close, tree_allclose
 
 Layers, Embed, Hidden, Batch = (
     nx.Axis("layers", 4),
@@ -369,3 +369,26 @@ def test_shared_unknown_path_names_the_spelling_given_and_the_parameters():
         "Stacked.init: shared='.layers[2].weight' names no parameter of ListBlock. Its "
         "parameters are: layers.0.weight, layers.0.bias, layers.1.weight, layers.1.bias."
     )
+
+
+def test_to_and_from_state_dict_methods_round_trip_stacked_and_blockseq():
+    Layers, Embed = nx.Axis("layers", 3), nx.Axis("embed", 4)
+    key = jax.random.key(0)
+    stack = nn.Stacked.init(Layers, nn.Linear)(Embed, Embed, key=key)
+    seq = nn.BlockSeq.init(Layers, nn.Linear)(Embed, Embed, key=key)
+    state = stack.to_state_dict(prefix="h")
+    assert sorted(state) == sorted(seq.to_state_dict(prefix="h"))
+    assert sorted(state) == sorted(f"h.{i}.{n}" for i in range(3) for n in ("weight", "bias"))
+    direct = nx.serialization.to_state_dict(stack, prefix="h")
+    assert sorted(direct) == sorted(state)
+    for k in state:
+        np.testing.assert_array_equal(np.asarray(direct[k]), np.asarray(state[k]))
+    zeros = jax.tree_util.tree_map(lambda a: np.zeros_like(np.asarray(a)) + 1.0, state)
+    loaded = stack.from_state_dict(zeros, prefix="h")
+    assert loaded.stacked.weight.axes == stack.stacked.weight.axes
+    np.testing.assert_array_equal(loaded.stacked.weight.array, 1.0)
+    x = nx.named(jnp.arange(4.0), Embed)
+    back = stack.from_state_dict(stack.to_state_dict())
+    assert_named_close(back.fold(x), np.asarray(stack.fold(x).array))
+    seq_back = seq.from_state_dict(state, prefix="h")
+    assert_named_close(seq_back.fold(x), np.asarray(stack.fold(x).array), rtol=1e-5)
