@@ -399,3 +399,13 @@ def test_from_remat_aliases():
     policy = ScanCheckpointPolicy(save_block_internals=["a", "b"])
     assert policy.save_block_internals == ("a", "b")
     assert from_remat(policy) is policy
+
+
+def test_wrong_return_form_is_both_type_and_value_error():
+    # Haliax code catches ValueError here; namedax's rule says TypeError: it is both
+    x = _weights(Layers, Embed)
+    for exc in (TypeError, ValueError):
+        with pytest.raises(exc, match=r"^scan: .* must return a pair \(carry, y\)"):
+            nx.scan(lambda c, x: c + x, Layers)(nx.zeros(Embed), x)
+        with pytest.raises(exc, match=r"^fold: .*returned a pair"):
+            nx.fold(lambda c, x: (c + x, x), Layers)(nx.zeros(Embed), x)

@@ -392,3 +392,15 @@ def test_to_and_from_state_dict_methods_round_trip_stacked_and_blockseq():
     assert_named_close(back.fold(x), np.asarray(stack.fold(x).array))
     seq_back = seq.from_state_dict(state, prefix="h")
     assert_named_close(seq_back.fold(x), np.asarray(stack.fold(x).array), rtol=1e-5)
+
+
+@pytest.mark.parametrize("exc", [TypeError, ValueError])
+@pytest.mark.parametrize("kind", [nn.Stacked, nn.BlockSeq])
+def test_scan_of_a_block_returning_only_the_carry_is_both_type_and_value_error(kind, exc):
+    Layers, Embed = nx.Axis("layers", 2), nx.Axis("embed", 3)
+    stack = kind.init(Layers, nn.Linear)(Embed, Embed, key=jax.random.key(0))
+    x = nx.named(jnp.ones(3), Embed)
+    with pytest.raises(exc, match=r"\.scan: the block must return a pair"):
+        stack.scan(x)
+    with pytest.raises(exc, match=r"\.fold: the block returned a pair"):
+        stack.fold_via(lambda block, c: (block(c), c))(x)

@@ -27,6 +27,7 @@ from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._axes import Axis
 from namedax.core._broadcast import align_array
 from namedax.core._errors import argument_paths, describe_tree
+from namedax.transforms._scan import ScanResultError
 
 __all__: list[str] = []
 
@@ -176,7 +177,7 @@ def _check_fold_result(op: str, carry: Any, out: Any) -> None:
     if jax.tree_util.tree_structure(out) == want:
         return
     if isinstance(out, tuple) and len(out) == 2 and jax.tree_util.tree_structure(out[0]) == want:
-        raise TypeError(
+        raise ScanResultError(
             f"{op}: the block returned a pair (carry, output), but fold keeps only the carry. "
             "Use .scan (or .scan_via) for a block that returns (carry, output); its outputs are "
             "stacked along the layers axis."
@@ -190,7 +191,7 @@ def _check_fold_result(op: str, carry: Any, out: Any) -> None:
 
 def _check_scan_result(op: str, carry: Any, out: Any) -> None:
     if not (isinstance(out, tuple) and len(out) == 2):
-        raise TypeError(
+        raise ScanResultError(
             f"{op}: the block must return a pair (carry, output), but it returned "
             f"{describe_tree(out)}. Use .fold (or .fold_via) for a block that returns only the "
             "carry."

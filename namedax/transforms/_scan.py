@@ -40,6 +40,15 @@ from namedax.transforms._remat import RematSpec, ScanCheckpointPolicy, run_scan
 __all__ = ["fold", "map", "scan"]
 
 
+class ScanResultError(TypeError, ValueError):
+    """A scanned or folded function returned the wrong form (a pair where a carry is due, or
+    the reverse).
+
+    It is a `TypeError` (the value has the wrong kind) and also a `ValueError`, which
+    is what Haliax code expects here (Haliax fails when it unpacks the result).
+    """
+
+
 def is_array_like(x: Any) -> bool:
     """Whether `x` is an array (a NamedArray, a JAX array, or a NumPy array or scalar)."""
     return isinstance(x, (NamedArray, jax.Array, np.ndarray, np.generic))
@@ -135,7 +144,7 @@ def _scanner(
             call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, full)
             out = f(carry, *call_args, **call_kwargs)
             if not (isinstance(out, tuple) and len(out) == 2):
-                raise TypeError(
+                raise ScanResultError(
                     f"scan: {function_name(f)} must return a pair (carry, y), got {describe(out)}. "
                     "Use namedax.fold for a function that returns only the carry."
                 )
@@ -376,7 +385,7 @@ def _check_fold_result(carry: Any, new_carry: Any, fn: Callable) -> None:
     """Points a `fold` body that returns `(carry, y)`, as a `scan` body does, at `scan`."""
     is_pair = isinstance(new_carry, tuple) and len(new_carry) == 2
     if is_pair and jax.tree_util.tree_structure(new_carry) != jax.tree_util.tree_structure(carry):
-        raise TypeError(
+        raise ScanResultError(
             f"fold: {function_name(fn)} returned a pair {describe_tree(new_carry)}, but a fold "
             f"function returns only the new carry (here like {describe_tree(carry)}). Use "
             "namedax.scan for a function that returns (carry, y)."
