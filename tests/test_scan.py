@@ -229,9 +229,9 @@ def test_fold_and_map_errors_name_themselves():
     with pytest.raises(ValueError, match=r"^map: no argument has axis 'layers'"):
         nx.map(lambda x: x, "layers")(_weights(Embed))
     with pytest.raises(TypeError, match=r"^fold: axis must be one Axis"):
-        nx.fold(lambda c, x: c, 3)
+        nx.fold(lambda c, x: c, 3)  # pyright: ignore[reportArgumentType]
     with pytest.raises(TypeError, match=r"^map: is_mapped must be a bool or a callable"):
-        nx.map(lambda x: x, Layers, is_mapped=3)
+        nx.map(lambda x: x, Layers, is_mapped=3)  # pyright: ignore[reportArgumentType]
     init = _weights(Embed)
     with pytest.raises(ValueError, match=r"^fold: .* returned a carry"):
         nx.fold(lambda c, x: {"c": c}, Layers)(init, _weights(Layers, Embed))

@@ -140,7 +140,7 @@ def _layer_keys(key: Any, Layers: Axis, op: str) -> tuple[Any, Any]:
 def _check_raw_key_data(key: jax.Array | np.ndarray, op: str) -> None:
     """Raises our TypeError for raw key data that the default PRNG cannot use."""
     try:
-        jax.random.wrap_key_data(key)
+        jax.random.wrap_key_data(jnp.asarray(key))
     except (TypeError, ValueError):
         raw = jax.random.key_data(jax.random.key(0))
         raise TypeError(
