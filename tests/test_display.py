@@ -182,7 +182,7 @@ def test_signatures_show_defaults_by_name_not_by_address():
         assert "<class " not in text, f"{name}{text}"
     assert checked > 150
     assert "default: 'UnnamedAxisSpec' = arrays_on_first_dim," in str(inspect.signature(nx.vmap))
-    assert "is_scanned: 'bool | Callable[[Any], bool]' = is_array_like" in str(
+    assert "is_scanned: 'bool | Callable[[Any], bool]' = is_named_or_shaped_array_like" in str(
         inspect.signature(nx.scan)
     )
     assert "axis: 'AxisSelection | None' = REQUIRED" in str(inspect.signature(nx.dot))
