@@ -179,11 +179,12 @@ def _without_attributes_section(docstring: str) -> str:
 
 def document_bound_methods(cls: griffe.Class) -> None:
     """Adds NamedArray's bound methods to `cls` (see the comment above)."""
-    from namedax.ops._methods import METHODS
+    from namedax.ops._methods import METHODS, PROPERTIES
 
     documented = _documented_paths()
     last = max((m.endlineno or 0 for m in cls.members.values() if not m.is_alias), default=0)
-    for name, bound in METHODS.items():
+    bound_properties = {name: property(fn) for name, fn in PROPERTIES.items()}
+    for name, bound in {**METHODS, **bound_properties}.items():
         if name.startswith("_"):
             continue
         member = cls.members.get(name)
@@ -191,7 +192,7 @@ def document_bound_methods(cls: griffe.Class) -> None:
         if isinstance(bound, property):
             attribute = griffe.Attribute(name, lineno=lineno, endlineno=lineno)
             attribute.labels.add("property")
-            attribute.docstring = griffe.Docstring(inspect.getdoc(bound.fget) or "")
+            attribute.docstring = griffe.Docstring(_method_docstring(name, bound.fget, documented))
             cls.set_member(name, attribute)
         elif member is None or member.is_alias or member.is_attribute:
             cls.set_member(name, _method(name, bound, documented, lineno))
