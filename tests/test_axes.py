@@ -63,6 +63,14 @@ def test_set_like_helpers():
         nx.replace_axis((A, B), "a", (B,))
 
 
+def test_replace_axis_errors_show_bare_names_without_sizes():
+    with pytest.raises(ValueError, match=r"no axis 'c' in \{a, b:3\} to remove"):
+        nx.replace_axis(("a", B), "c", ("d",))
+    with pytest.raises(ValueError, match=r"replacing 'a' in \{a, b:3\} with \{b\} repeats"):
+        nx.replace_axis(("a", B), "a", ("b",))
+    assert nx.replace_axis(("a", B), "b", ("c", "d")) == ("a", "c", "d")
+
+
 def test_resolve_and_select():
     assert nx.resolve_axis((A, B), "b") == B
     with pytest.raises(ValueError, match=r"has size 3 in \{a:2, b:3\} but was selected as b\(9\)"):

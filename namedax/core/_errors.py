@@ -14,8 +14,18 @@ import jax
 
 
 def format_axes(axes: Iterable[Any]) -> str:
-    """Formats axes (anything with `.name` and `.size`) as `{batch:4, embed:8}`."""
-    return "{" + ", ".join(f"{a.name}:{a.size}" for a in axes) + "}"
+    """Formats axes as `{batch:4, embed:8}`; a bare name (a selector without a size) shows alone.
+
+    Examples:
+        >>> from namedax import Axis
+        >>> format_axes([Axis("batch", 4), "embed"])
+        '{batch:4, embed}'
+    """
+    return "{" + ", ".join(_format_axis(a) for a in axes) + "}"
+
+
+def _format_axis(axis: Any) -> str:
+    return axis if isinstance(axis, str) else f"{axis.name}:{axis.size}"
 
 
 def format_path(path: tuple[Any, ...], root: str = "") -> str:

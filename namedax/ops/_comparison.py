@@ -127,7 +127,8 @@ def array_equiv(a: Any, b: Any) -> jax.Array:
         b: A NamedArray or a scalar.
 
     Returns:
-        A 0-d boolean `jax.Array`; false when a shared axis has different sizes.
+        A 0-d boolean `jax.Array`; false when a shared axis has different sizes or
+        when neither operand's axis names contain the other's (Haliax's rule).
 
     Raises:
         TypeError: If an operand is a plain array with dimensions.
@@ -138,11 +139,16 @@ def array_equiv(a: Any, b: Any) -> jax.Array:
         True
         >>> bool(nx.array_equiv(x, named(jnp.array([1, 2, 3]), "b")))
         False
+        >>> bool(nx.array_equiv(x, named(jnp.array([1, 2]), "c")))
+        False
     """
     x, x_axes = _operand("array_equiv", "a", a)
     y, y_axes = _operand("array_equiv", "b", b)
     sizes = {ax.name: ax.size for ax in x_axes}
     if any(sizes.get(ax.name, ax.size) != ax.size for ax in y_axes):
+        return jnp.asarray(False)
+    x_names, y_names = set(sizes), {ax.name for ax in y_axes}
+    if not (x_names <= y_names or y_names <= x_names):
         return jnp.asarray(False)
     out_axes = x_axes + tuple(ax for ax in y_axes if ax.name not in sizes)
     return jnp.array_equiv(align_array(x, x_axes, out_axes), align_array(y, y_axes, out_axes))

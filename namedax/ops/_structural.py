@@ -1,13 +1,12 @@
 """Operations on the structure of named axes: `tril`, `triu`, `trace`, `pad`, `pad_left`, `roll`.
 
 Each names the axes it acts on; the position of those axes in the array never
-matters, and the result keeps the input's axis order (`trace` drops its two axes,
-`pad` resizes the padded ones).
+matters. The result keeps the input's axis order (`trace` drops its two axes,
+`pad` resizes the padded ones), except that `tril`/`triu` move their two axes last.
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral
 from typing import Any, Protocol
@@ -29,20 +28,17 @@ class _Triangle(Protocol):
     ) -> NamedArray: ...
 
 
-def _triangle(name: str, keep: Callable[[Any, int], Any], side: str, shown: str) -> _Triangle:
-    """`tril`/`triu`: zeroes the elements whose diagonal offset `keep` rejects."""
+def _triangle(name: str, jnp_fn: Callable[..., Any], side: str, shown: str) -> _Triangle:
+    """`tril`/`triu` over two named axes, which move to the end as in Haliax."""
 
     def triangle(
         array: NamedArray, axis1: AxisSelector, axis2: AxisSelector, k: int = 0
     ) -> NamedArray:
         check_named(name, array)
         i1, i2 = _two_axes(name, array, axis1, axis2)
-        mask_shape = [1] * array.ndim
-        mask_shape[i1], mask_shape[i2] = array.axes[i1].size, array.axes[i2].size
-        column = lax.broadcasted_iota(jnp.int32, mask_shape, i2)
-        offset = column - lax.broadcasted_iota(jnp.int32, mask_shape, i1)
-        zero = jnp.zeros((), array.dtype)
-        return _wrap(jnp.where(keep(offset, k), array.array, zero), array.axes)
+        order = [i for i in range(array.ndim) if i not in (i1, i2)] + [i1, i2]
+        moved = jnp.transpose(array.array, order)
+        return _wrap(jnp_fn(moved, k=k), tuple(array.axes[i] for i in order))
 
     triangle.__name__ = triangle.__qualname__ = name
     triangle.__doc__ = f"""Named version of `jax.numpy.{name}`: zeroes all {side} diagonal `k`.
@@ -57,7 +53,8 @@ def _triangle(name: str, keep: Callable[[Any, int], Any], side: str, shown: str)
         k: The diagonal: 0 is the main one, positive values are above it.
 
     Returns:
-        A NamedArray with the axes of `array`, in the same order.
+        A NamedArray with the other axes of `array` in their order, then `axis1` and
+        `axis2` (Haliax's layout; `jax.numpy.{name}` acts on the last two dimensions).
 
     Raises:
         ValueError: If an axis is missing or both name the same axis.
@@ -66,12 +63,14 @@ def _triangle(name: str, keep: Callable[[Any, int], Any], side: str, shown: str)
         >>> m = named(jnp.ones((2, 3)), ("row", "col"))
         >>> nx.{name}(m, "row", "col", k=1).array.tolist()
         {shown}
+        >>> nx.{name}(m, "col", "row").axis_names
+        ('col', 'row')
     """
     return triangle
 
 
-tril = _triangle("tril", operator.le, "above", "[[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]]")
-triu = _triangle("triu", operator.ge, "below", "[[0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]")
+tril = _triangle("tril", jnp.tril, "above", "[[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]]")
+triu = _triangle("triu", jnp.triu, "below", "[[0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]")
 
 
 def trace(
