@@ -291,10 +291,34 @@ def test_tile():
     assert nx.tile(arr, {}).axes == arr.axes
 
 
+def test_tile_adds_new_axes_in_front_in_reps_order():
+    x = sample((2, 3), seed=7)
+    for order in [(A, B), (B, A)]:
+        arr = in_order(nx.named(x, (A, B)), order)
+        stored = np.asarray(arr.array)
+        counts = {"a": 2, "b": 1}
+        out = nx.tile(arr, {"z": 3, "a": 2, nx.Axis("y", 99): 1})  # a new Axis's size is ignored
+        assert out.axes == (
+            nx.Axis("z", 3),
+            nx.Axis("y", 1),
+            *(ax.resize(ax.size * counts[ax.name]) for ax in order),
+        )
+        reps = (3, 1, *(counts[ax.name] for ax in order))
+        np.testing.assert_array_equal(np.asarray(out.array), np.tile(stored, reps))
+    one = nx.named(jnp.array([1, 2, 3, 4]), "h")
+    assert_named_close(nx.tile(one, {"h": 4, "w": 1}), jnp.tile(one.array, (1, 4)), ("w", "h"))
+    tiled = jax.jit(lambda v: nx.tile(v, {"new": 2}))(one)
+    assert tiled.axis_names == ("new", "h")
+
+
 def test_tile_errors():
     x = nx.named(jnp.zeros((2, 3)), (A, B))
-    with pytest.raises(ValueError, match=r"tile: no axis 'z' in \{a:2, b:3\}"):
-        nx.tile(x, {"z": 2})
+    with pytest.raises(ValueError, match=r"tile: duplicate axis names \['z'\]"):
+        nx.tile(x, {"z": 2, nx.Axis("z", 2): 2})
+    with pytest.raises(TypeError, match=r"tile: reps keys must be axis names or Axis objects"):
+        nx.tile(x, {0: 2})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match=r"tile: the count for axis 'z' must be >= 0"):
+        nx.tile(x, {"z": -1})
     with pytest.raises(ValueError, match=r"tile: axis 'a' has size 2 .* a\(4\)"):
         nx.tile(x, {nx.Axis("a", 4): 2})
     with pytest.raises(ValueError, match=r"tile: the count for axis 'a' must be >= 0, got -1"):

@@ -227,6 +227,177 @@ def test_advanced_index_traced_under_jit():
         check(f(x_in(order), I_KM), {"c": I_KM}, {"a", "b", "k", "m"})
 
 
+# --- where advanced indices put their axes ------------------------------------------------------
+
+H4, W4, D4, C4 = nx.Axis("h", 3), nx.Axis("w", 4), nx.Axis("d", 5), nx.Axis("c", 2)
+X4 = np.arange(120, dtype=np.float32).reshape(3, 4, 5, 2)
+BIG = nx.named(jnp.array([[0, 3], [1, 2], [3, 3]]), ("p", "q"))  # {p:3, q:2}, 6 elements
+SMALL = nx.named(jnp.array([[1, 0], [2, 4]]), ("r", "q"))  # {r:2, q:2}, 4 elements
+BROADCAST = ("r", "p", "q")  # the larger index keeps its order; the smaller adds r in front
+
+
+def positional_reference(stored: nx.NamedArray, index: dict[str, nx.NamedArray]):
+    """`stored[index]` by jnp indexing on positions, and the axis names NumPy's rule gives."""
+    common = (nx.Axis("r", 2), nx.Axis("p", 3), nx.Axis("q", 2))
+    key, advanced = [], []
+    for p, ax in enumerate(stored.axes):
+        if ax.name in index:
+            key.append(nx.broadcast_to(index[ax.name], common).array)
+            advanced.append(p)
+        else:
+            key.append(builtins.slice(None))
+    kept = [ax.name for ax in stored.axes if ax.name not in index]
+    if advanced[-1] - advanced[0] + 1 == len(advanced):
+        before = [ax.name for ax in stored.axes[: advanced[0]]]
+        names = (*before, *BROADCAST, *kept[len(before) :])
+    else:
+        names = (*BROADCAST, *kept)
+    return stored.array[tuple(key)], names
+
+
+@pytest.mark.parametrize("keys", [("w", "d"), ("d", "w"), ("w", "c"), ("h", "c")])
+def test_advanced_axes_follow_numpy_placement_and_haliax_broadcast_order(keys):
+    for order in list(axis_orders((H4, W4, D4, C4)))[::5]:
+        stored = in_order(nx.named(jnp.asarray(X4), (H4, W4, D4, C4)), order)
+        sizes = stored.shape
+        # SMALL's values fit every axis here except c (size 2); clip to each axis's size
+        index = {keys[0]: SMALL % sizes[keys[0]], keys[1]: BIG % sizes[keys[1]]}
+        want, names = positional_reference(stored, index)
+        got = stored[index]
+        assert got.axis_names == names
+        np.testing.assert_array_equal(np.asarray(got.array), np.asarray(want))
+
+
+def test_index_broadcast_order_does_not_depend_on_dict_order():
+    x = nx.named(jnp.asarray(X4), (H4, W4, D4, C4))
+    first = x[{"w": SMALL, "d": BIG}]
+    second = x[{"d": BIG, "w": SMALL}]
+    assert first.axis_names == second.axis_names == ("h", *BROADCAST, "c")
+    np.testing.assert_array_equal(first.array, second.array)
+
+
+# --- take's layout -----------------------------------------------------------------------------
+
+BATCH, EMBED, BLOCK = nx.Axis("batch", 3), nx.Axis("embed", 4), nx.Axis("block", 2)
+LOGITS = np.arange(24, dtype=np.float32).reshape(3, 4, 2) * 0.5
+LABELS = np.array([[3, 0], [1, 2], [2, 2]])  # {batch, block} -> an embed position
+
+
+def logits_in(order):
+    return in_order(nx.named(jnp.asarray(LOGITS), (BATCH, EMBED, BLOCK)), order)
+
+
+def labels_in(order):
+    return in_order(nx.named(jnp.asarray(LABELS), (BATCH, BLOCK)), order)
+
+
+@pytest.mark.parametrize("order", list(axis_orders((BATCH, EMBED, BLOCK))))
+def test_take_with_shared_axes_keeps_the_array_order(order):
+    want = np.take_along_axis(LOGITS, LABELS[:, None, :], axis=1)[:, 0, :]
+    remaining = tuple(ax.name for ax in order if ax.name != "embed")
+    for labels_order in [(BATCH, BLOCK), (BLOCK, BATCH)]:
+        got = nx.take(logits_in(order), "embed", labels_in(labels_order))
+        assert got.axis_names == remaining
+        assert_named_close(got, want, ("batch", "block"))
+
+
+@pytest.mark.parametrize("order", list(axis_orders((BATCH, EMBED, BLOCK)))[::2])
+def test_take_puts_the_index_new_axes_first_in_its_order(order):
+    k = nx.named(jnp.asarray(np.stack([LABELS, 3 - LABELS])), ("k", "batch", "block"))
+    want = np.stack(
+        [
+            np.take_along_axis(LOGITS, lab[:, None, :], axis=1)[:, 0, :]
+            for lab in (LABELS, 3 - LABELS)
+        ]
+    )
+    remaining = tuple(ax.name for ax in order if ax.name != "embed")
+    for k_order in [("k", "batch", "block"), ("block", "k", "batch")]:
+        got = logits_in(order).take("embed", k.rearrange(k_order))
+        assert got.axis_names == ("k", *remaining)
+        assert_named_close(got, want, ("k", "batch", "block"))
+    # an index axis named like the taken axis is new too (top_k's indices)
+    top = nx.named(jnp.asarray(np.stack([LABELS, 3 - LABELS])), ("embed", "batch", "block"))
+    got = logits_in(order).take("embed", top.rearrange(("batch", "embed", "block")))
+    assert got.axis_names == ("embed", *remaining)
+    assert_named_close(got, want, ("embed", "batch", "block"))
+
+
+def test_take_with_a_disjoint_index_splices_it_in_place():
+    for order in ORDERS:
+        got = x_in(order).take("c", I_KM)
+        want = [n for ax in order for n in (("k", "m") if ax.name == "c" else (ax.name,))]
+        assert got.axis_names == tuple(want)
+        check(got, {"c": I_KM}, {"a", "b", "k", "m"})
+
+
+def test_take_values_of_top_k_indices_are_the_top_k_values():
+    x = nx.named(jax.random.uniform(jax.random.key(1), (3, 4, 5)), ("h", "w", "d"))
+    for axis in x.axis_names:
+        values, indices = nx.top_k(x, axis, 2)
+        taken = x.take(axis, indices)
+        assert taken.axis_names == (axis, *(n for n in x.axis_names if n != axis))
+        assert_named_close(taken, values.rearrange(taken.axis_names).array)
+
+
+def test_take_under_jit_and_grad_matches_take_along_axis():
+    weights = jnp.asarray(np.linspace(-1.0, 1.0, 6, dtype=np.float32).reshape(3, 2))
+
+    def positional(logits):
+        picked = jnp.take_along_axis(logits, jnp.asarray(LABELS)[:, None, :], axis=1)[:, 0, :]
+        return (picked * weights).sum()
+
+    want = jax.grad(positional)(jnp.asarray(LOGITS))
+    w = nx.named(weights, (BATCH, BLOCK))
+
+    @jax.jit
+    def named(logits, labels):
+        return (nx.take(logits, "embed", labels) * w).sum().array
+
+    for order in list(axis_orders((BATCH, EMBED, BLOCK)))[::2]:
+        for labels_order in [(BATCH, BLOCK), (BLOCK, BATCH)]:
+            x, labels = logits_in(order), labels_in(labels_order)
+            np.testing.assert_allclose(named(x, labels), positional(jnp.asarray(LOGITS)))
+            assert_named_close(jax.grad(named)(x, labels), want, ("batch", "embed", "block"))
+
+
+# --- plain index arrays --------------------------------------------------------------------------
+
+
+def test_plain_1d_array_matching_a_kept_axis_is_refused_with_the_fix():
+    x = nx.named(jnp.arange(15).reshape(3, 5), ("batch", "vocab"))
+    idx = jnp.array([0, 2, 4])
+    fix = r"namedax.named\(index, 'batch'\) picks one 'vocab' entry per 'batch'"
+    message = (
+        r"the index for axis 'vocab' is a plain ArrayImpl of shape \(3,\) without axis names, "
+        r"and the array \{batch:3, vocab:5\} keeps axis 'batch' of the same size 3.*" + fix
+    )
+    with pytest.raises(ValueError, match="index: " + message):
+        x["vocab", idx]
+    with pytest.raises(ValueError, match="take: " + message):
+        nx.take(x, "vocab", idx)
+    with pytest.raises(ValueError, match=r"at: the index for axis 'vocab' is a plain ndarray"):
+        x.at["vocab", np.array([0, 2, 4])].set(0)
+    with pytest.raises(ValueError, match="keeps axis 'batch'"):
+        x[{"vocab": idx, "batch": builtins.slice(0, 3)}]
+    # the fixes the message names
+    picked = x["vocab", nx.named(idx, "batch")]
+    assert picked.axis_names == ("batch",)
+    np.testing.assert_array_equal(picked.array, x.array[jnp.arange(3), idx])
+    assert x["vocab", nx.named(idx, "vocab")].shape == {"batch": 3, "vocab": 3}
+
+
+def test_plain_1d_array_without_a_same_sized_kept_axis_is_named_after_its_axis():
+    x = nx.named(jnp.arange(15).reshape(3, 5), ("batch", "vocab"))
+    idx = jnp.array([0, 2, 4])
+    out = x[{"batch": 1, "vocab": idx}]  # batch is indexed away, nothing to pair with
+    assert out.axis_names == ("vocab",)
+    np.testing.assert_array_equal(out.array, x.array[1, idx])
+    out = x["vocab", jnp.array([4, 1])]
+    assert out.shape == {"batch": 3, "vocab": 2}
+    # a list is named after its axis whatever the sizes (as Haliax hands lists to jax as is)
+    assert x["vocab", [0, 2, 4]].shape == {"batch": 3, "vocab": 3}
+
+
 # --- gradients and lowering ----------------------------------------------------------------------
 
 

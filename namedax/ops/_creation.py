@@ -499,24 +499,33 @@ def repeat(
 
 
 def tile(a: NamedArray, reps: Mapping[AxisSelector, int]) -> NamedArray:
-    """Tiles `a` along named axes: the whole axis is repeated `reps[axis]` times.
+    """Tiles `a` along named axes, as `jnp.tile` does along positions.
+
+    An axis of `a` named in `reps` is repeated whole `reps[axis]` times. A name that
+    `a` lacks adds a new axis of size `reps[name]` (the size of an `Axis` key is then
+    ignored, as in Haliax); new axes come first, in the order of `reps`, followed by
+    the axes of `a` in their order.
 
     Args:
         a: The NamedArray.
-        reps: `{axis: count}`, keys being names or `Axis` objects (sizes checked) of
-            axes of `a`; axes not mentioned are kept as they are.
+        reps: `{axis: count}`, keys being names or `Axis` objects (sizes checked for
+            axes of `a`); axes not mentioned are kept as they are.
 
     Returns:
-        A NamedArray with the axes of `a`, each tiled axis `count` times longer.
+        The new axes, then the axes of `a`, each tiled axis `count` times longer.
 
     Raises:
-        ValueError: If an axis is missing or a count is negative.
-        TypeError: If `reps` is not a dict or a count is not an int.
+        ValueError: If a count is negative, an `Axis` key disagrees with the size of
+            the axis of `a` it names, or two keys name the same new axis.
+        TypeError: If `reps` is not a dict, a key is not a name or an `Axis`, or a
+            count is not an int.
 
     Examples:
         >>> x = nx.named(jnp.array([[1, 2]]), ("a", "b"))
         >>> nx.tile(x, {"b": 2}).array
         Array([[1, 2, 1, 2]], dtype=int32)
+        >>> nx.tile(x, {"b": 2, "new": 3}).shape
+        {'new': 3, 'a': 1, 'b': 4}
     """
     a = _expect_named("tile", a, "a")
     if not isinstance(reps, Mapping):
@@ -525,12 +534,25 @@ def tile(a: NamedArray, reps: Mapping[AxisSelector, int]) -> NamedArray:
             "repetition counts would depend on the storage order of the axes."
         )
     counts = [1] * a.ndim
+    new_axes: list[Axis] = []
     for sel, count in reps.items():
-        ax = resolve_axis(a.axes, sel, "tile")
+        name = _tile_key_name(sel)
         if not isinstance(count, int) or isinstance(count, bool):
-            raise TypeError(f"tile: the count for axis {ax.name!r} must be an int, got {count!r}.")
+            raise TypeError(f"tile: the count for axis {name!r} must be an int, got {count!r}.")
         if count < 0:
-            raise ValueError(f"tile: the count for axis {ax.name!r} must be >= 0, got {count}.")
-        counts[a.axes.index(ax)] = count
-    axes = tuple(ax.resize(ax.size * n) for ax, n in zip(a.axes, counts))
-    return _wrap(jnp.tile(a.array, counts), axes)
+            raise ValueError(f"tile: the count for axis {name!r} must be >= 0, got {count}.")
+        if name in a.axis_names:
+            counts[a.axes.index(resolve_axis(a.axes, sel, "tile"))] = count
+        else:
+            new_axes.append(Axis(name, count))
+    axes = (*new_axes, *(ax.resize(ax.size * n) for ax, n in zip(a.axes, counts)))
+    check_unique_names(axes, "tile")
+    return _wrap(jnp.tile(a.array, [ax.size for ax in new_axes] + counts), axes)
+
+
+def _tile_key_name(sel: Any) -> str:
+    if isinstance(sel, Axis):
+        return sel.name
+    if isinstance(sel, str):
+        return sel
+    raise TypeError(f"tile: reps keys must be axis names or Axis objects, got {describe(sel)}.")

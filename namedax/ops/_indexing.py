@@ -18,20 +18,26 @@ of size 1 under the same rule, so a read and a write with the same index always
 touch the same elements. (Index *arrays* follow JAX's own rules and `mode=`.)
 * a **NamedArray of ints** is an *advanced* index: its axes take the place of the
   indexed axis. A list of ints or a 1-D integer array is shorthand for a NamedArray
-  whose one axis has the name of the axis it indexes. Several advanced indices
-  broadcast together by name. An index axis may reuse the name of an axis that the
-  indexing removes; an index axis named like an axis the array *keeps* selects along
-  it element by element (as `jnp.take_along_axis` does), so `logits[{"vocab":
-  labels}]` picks one entry per `batch` when `labels` has a `batch` axis.
+  whose one axis has the name of the axis it indexes; a 1-D *array* whose length is
+  also the size of another axis that the indexing keeps is refused (a `ValueError`)
+  as ambiguous, since axes are never paired by position or size: name its axis.
+  Several advanced indices broadcast together by name. An index axis may reuse the
+  name of an axis that the indexing removes; an index axis named like an axis the
+  array *keeps* selects along it element by element (as `jnp.take_along_axis`
+  does), so `logits[{"vocab": labels}]` picks one entry per `batch` when `labels`
+  has a `batch` axis.
 
+The result's axis order is Haliax's. The broadcast index axes are those of the
+largest index (by element count), preceded by the axes each smaller one adds,
+largest first; a kept axis named by an index counts as a 1-D index of itself.
 Where advanced indices (with any ints used alongside them) sit on adjacent axes,
-their axes are spliced in at that place; otherwise they come first, as in NumPy.
-The order carries no meaning either way.
+these axes are spliced in at that place; otherwise they come first, as in NumPy.
+`take` has its own order (see there).
 
 Each call lowers to one positional operation: `lax.slice` for static ints and
 slices, `lax.dynamic_slice` when a start is traced, or a single gather (`jax.numpy`
 indexing) for advanced indices, followed at most by a reshape that drops the
-indexed-away axes.
+indexed-away axes (and, for `take`, a transpose into its order).
 
 Examples:
     >>> x = named(jnp.arange(12).reshape(3, 4), ("row", "col"))
@@ -47,6 +53,7 @@ Examples:
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
@@ -58,7 +65,7 @@ from jax import lax
 
 from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, AxisSelector, check_unique_names, resolve_axis
-from namedax.core._broadcast import align_array, align_operands, is_scalar_like
+from namedax.core._broadcast import align_array, is_scalar_like, pair_result_axes
 from namedax.core._errors import describe, format_axes
 
 __all__: list[str] = []  # the public names are re-exported by namedax/__init__.py
@@ -339,7 +346,34 @@ def _entries(a: NamedArray, indices: Mapping[Any, Any], op: str) -> list[tuple[s
             raise ValueError(f"{op}: axis {a.axes[p].name!r} is indexed twice.")
         seen.add(p)
         entries[p] = _classify(a, a.axes[p], value, op)
+    for key, value in indices.items():
+        if isinstance(value, (np.ndarray, jax.Array)) and value.ndim == 1:
+            _check_unpaired(a, entries, _position(a.axes, key, op), value, op)
     return entries
+
+
+def _check_unpaired(
+    a: NamedArray, entries: list[tuple[str, Any, Any]], p: int, value: Any, op: str
+) -> None:
+    """Refuses a plain 1-D index whose length matches an axis that the indexing keeps.
+
+    Haliax pairs such an index with that axis by size; namedax never pairs by position
+    or size, so the index must say what it means by its name.
+    """
+    n = value.shape[0]
+    kept = [a.axes[q] for q, e in enumerate(entries) if q != p and e[0] in (_KEEP, _SLICE)]
+    matching = [ax for ax in kept if ax.size == n]
+    if not matching:
+        return
+    ax, other = a.axes[p], matching[0]
+    raise ValueError(
+        f"{op}: the index for axis {ax.name!r} is a plain {describe(value)} without axis "
+        f"names, and the array {format_axes(a.axes)} keeps axis {other.name!r} of the same "
+        f"size {n}, so its meaning is ambiguous (namedax does not pair axes by position or "
+        f"size). Name its axis: namedax.named(index, {other.name!r}) picks one {ax.name!r} "
+        f"entry per {other.name!r}; namedax.named(index, {ax.name!r}) keeps {n} entries of "
+        f"{ax.name!r} for every {other.name!r}."
+    )
 
 
 def _plan(
@@ -387,12 +421,10 @@ def _advanced_plan(
             entries[p] = (_ARRAY, _iota(a.axes[p].size, kind, value, ax), None)
             labels[p] = f"the kept axis {ax.name!r} of the array {format_axes(a.axes)}"
     positions = [p for p, e in enumerate(entries) if e[0] == _ARRAY]
-    aligned, index_axes = align_operands(
-        op, [labels[p] for p in positions], [entries[p][1] for p in positions], union=True
-    )
-    assert index_axes is not None
-    for p, array in zip(positions, aligned):
-        entries[p] = (_ARRAY, array, None)
+    indices = [entries[p][1] for p in positions]
+    index_axes = _index_broadcast_axes(op, [labels[p] for p in positions], indices)
+    for p, ix in zip(positions, indices):
+        entries[p] = (_ARRAY, align_array(ix.array, ix.axes, index_axes), None)
     advanced = [p for p, e in enumerate(entries) if e[0] in (_ARRAY, _INT)]
     basic = [(p, e[2]) for p, e in enumerate(entries) if e[0] not in (_ARRAY, _INT)]
     if advanced[-1] - advanced[0] + 1 == len(advanced):  # adjacent: spliced in place
@@ -404,6 +436,36 @@ def _advanced_plan(
     else:
         out = index_axes + tuple(ax for _, ax in basic)
     return "numpy", _numpy_index(entries), out
+
+
+def _index_broadcast_axes(
+    op: str, labels: list[str], indices: list[NamedArray]
+) -> tuple[Axis, ...]:
+    """The axes that advanced indices broadcast to, laid out as Haliax lays them out.
+
+    The largest index (by element count; the first of equals) keeps its order, and
+    each smaller one, from the largest down, puts the axes it adds in front.
+
+    Raises:
+        ValueError: If two indices disagree on the size of a same-named axis.
+    """
+    checked = indices[0].axes
+    for k in range(1, len(indices)):  # validates sizes, naming the indices involved
+        names = (" and ".join(labels[:k]), labels[k])
+        checked = pair_result_axes(op, checked, indices[k].axes, names, union=True)
+    ordered = sorted(indices, key=lambda ix: ix.size, reverse=True)  # stable
+    out = ordered[0].axes
+    for ix in ordered[1:]:
+        out = _front_broadcast(out, ix.axes)
+    return out
+
+
+def _front_broadcast(left: tuple[Axis, ...], right: tuple[Axis, ...]) -> tuple[Axis, ...]:
+    """The larger of two axis tuples (by element count), preceded by the other's new axes."""
+    if math.prod(ax.size for ax in left) < math.prod(ax.size for ax in right):
+        left, right = right, left
+    names = {ax.name for ax in left}
+    return tuple(ax for ax in right if ax.name not in names) + left
 
 
 def _iota(n: int, kind: str, value: Any, ax: Axis) -> NamedArray:
@@ -519,12 +581,15 @@ def take(array: NamedArray, axis: AxisSelector, index: Any) -> NamedArray:
     Args:
         array: The NamedArray.
         axis: The axis to index.
-        index: An int (the axis is dropped) or a NamedArray of ints, whose axes take the
-            place of `axis`. An index axis named like another axis of `array` selects
-            along it element by element (like `jnp.take_along_axis`).
+        index: An int (the axis is dropped) or a NamedArray of ints. An index axis
+            named like another axis of `array` selects along it element by element
+            (like `jnp.take_along_axis`).
 
     Returns:
-        The selected values.
+        The selected values. An index sharing no axis with the rest of `array` has
+        its axes spliced in place of `axis`; one that shares some puts its other
+        axes first, in its order, followed by the remaining axes of `array` in
+        theirs (as Haliax's `take` does; this may cost a transpose after the gather).
 
     Raises:
         ValueError: If `axis` is missing, a static index is out of range, or the index
@@ -537,6 +602,9 @@ def take(array: NamedArray, axis: AxisSelector, index: Any) -> NamedArray:
         Array([2., 3.], dtype=float32)
         >>> logits.take("vocab", named(jnp.array([1, 1, 0, 2]), "k")).shape
         {'batch': 2, 'k': 4}
+        >>> two = named(jnp.array([[2, 0], [1, 1]]), ("batch", "top"))
+        >>> logits.take("vocab", two).axis_names
+        ('top', 'batch')
     """
     if not isinstance(array, NamedArray):
         raise TypeError(f"take: expected a NamedArray, got {describe(array)}.")
@@ -545,7 +613,28 @@ def take(array: NamedArray, axis: AxisSelector, index: Any) -> NamedArray:
             f"take: the index must be an int or a NamedArray of ints, got {index!r}. Use "
             "namedax.slice for a window."
         )
-    return _index(array, {axis: index}, "take")
+    out = _index(array, {axis: index}, "take")
+    return _take_layout(array, axis, index, out)
+
+
+def _take_layout(array: NamedArray, axis: AxisSelector, index: Any, out: NamedArray) -> NamedArray:
+    """`out` in Haliax's `take` order.
+
+    An index that shares no axis with the remaining axes of `array` is spliced in
+    place of `axis`, as indexing does. One that shares some puts its other axes, in
+    its own order, in front of the remaining axes of `array`, in theirs.
+    """
+    if not isinstance(index, NamedArray):
+        return out
+    p = _position(array.axes, axis, "take")
+    remaining = array.axes[:p] + array.axes[p + 1 :]
+    names = {ax.name for ax in remaining}
+    if not builtins.any(ax.name in names for ax in index.axes):
+        return out
+    layout = tuple(ax for ax in index.axes if ax.name not in names) + remaining
+    if layout == out.axes:
+        return out
+    return _wrap(align_array(out.array, out.axes, layout), layout)
 
 
 # --- index updates: x.at[...] ---------------------------------------------------------------
