@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import doctest
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -41,12 +43,16 @@ def _blocks(page: Path) -> list[tuple[str, int, str]]:
 
 @pytest.mark.parametrize("page", _pages(), ids=lambda p: p.name)
 def test_page_code_runs(page: Path):
-    namespace: dict[str, object] = {"__name__": f"docs.{page.stem}"}
+    # The page runs as a module of its own (dataclasses such as equinox.Module look their
+    # class's module up in sys.modules), compiled without this file's __future__ imports.
+    module = types.ModuleType(f"docs.{page.stem}")
+    sys.modules[module.__name__] = module
+    namespace = module.__dict__
     parser = doctest.DocTestParser()
     for language, line, code in _blocks(page):
         where = f"{page.name}:{line}"
         if language == "python":
-            exec(compile(code, where, "exec"), namespace)
+            exec(compile(code, where, "exec", dont_inherit=True), namespace)
             continue
         test = parser.get_doctest(code, namespace, where, str(page), line - 1)
         runner = doctest.DocTestRunner(optionflags=_FLAGS)
