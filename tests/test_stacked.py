@@ -246,6 +246,19 @@ def test_unroll_and_jit_and_fold_via():
     np.testing.assert_allclose(norms.array, outs.array, rtol=1e-5)
 
 
+@pytest.mark.parametrize("unroll", [True, False, 2])
+def test_bool_unroll_in_scan_via_and_fold_matches_the_loop(unroll):
+    stack = nn.Stacked.init(Layers, Block)(Embed, Hidden, key=KEY)
+    x = x_input()
+    carry, outs = stack.scan_via(lambda block, c: (block(c), block.up.weight.sum()), unroll=unroll)(x)
+    want_carry, want_outs = stack.scan_via(lambda block, c: (block(c), block.up.weight.sum()))(x)
+    np.testing.assert_allclose(carry.array, want_carry.array, rtol=1e-5)
+    np.testing.assert_allclose(outs.array, want_outs.array, rtol=1e-5)
+    np.testing.assert_allclose(stack.fold(x, unroll=unroll).array, want_carry.array, rtol=1e-5)
+    hlo = jax.jit(lambda m, x: m.fold(x, unroll=unroll).array).lower(stack, x).as_text()
+    assert ("while" in hlo) == (unroll is not True)  # full unrolling leaves no loop
+
+
 def test_block_without_key_and_get_layer():
     stack = nn.Stacked.init(Layers, nn.LayerNorm)(Embed)
     assert stack.stacked.weight.axes == (Layers, Embed)  # pyright: ignore[reportOptionalMemberAccess]
