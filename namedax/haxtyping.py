@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 import jaxtyping
 
 from namedax.core._array import NamedArray
-from namedax.core._typing import Named as Named, _AnnotationFormMeta
+from namedax.core._typing import DTypeCategory as DTypeCategory, Named as Named, _AnnotationFormMeta
 
 __all__ = [
     "Complex",
+    "DTypeCategory",
     "Float",
     "Int",
     "Named",

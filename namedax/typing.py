@@ -67,4 +67,8 @@ else:
         UInt8 as UInt8,
         UInt32 as UInt32,
     )
-from namedax.core._typing import matches_axes as matches_axes
+from namedax.core._typing import (
+    AxesSpec as AxesSpec,
+    DTypeCategory as DTypeCategory,
+    matches_axes as matches_axes,
+)

@@ -2,6 +2,7 @@
 
 import itertools
 import re
+import typing
 from typing import Any
 
 import jax
@@ -14,10 +15,11 @@ from hypothesis import given, settings, strategies as st
 from jaxtyping import TypeCheckError, jaxtyped
 
 import namedax as nx
-from namedax import Axis, Named, NamedArray
+from namedax import Axis, Named, NamedArray, haxtyping as _haxtyping
 from namedax.core._typing import DTYPE_ANNOTATIONS
-from namedax.typing import Float, Int
+from namedax.typing import AxesSpec, DTypeCategory, Float, Int
 
+haxtyping: Any = _haxtyping  # for static checkers each shorthand is the annotated array type
 NAMES = ("batch", "seq", "embed", "head")
 SIZES = {"batch": 2, "seq": 3, "embed": 4, "head": 5}
 
@@ -256,3 +258,132 @@ def test_annotation_forms_are_not_misused_silently():
         isinstance(_array(("batch",)), Named)  # type: ignore[misc]
     with pytest.raises(TypeError, match="cannot be instantiated"):
         NamedArray["batch"]()  # type: ignore[operator]
+
+
+# --- typing's view: Annotated[NamedArray, AxesSpec] ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "before", "after", "ordered", "subset"),
+    [
+        ("batch embed", ("batch", "embed"), (), True, False),
+        (("batch", "embed"), ("batch", "embed"), (), True, False),
+        ("batch embed ...", ("batch", "embed"), (), True, True),
+        ("... embed", (), ("embed",), True, True),
+        ("batch ... embed", ("batch",), ("embed",), True, True),
+        (("batch", ..., "seq", "embed"), ("batch",), ("seq", "embed"), True, True),
+        ("batch ... seq ... embed", ("batch",), ("embed",), True, True),
+        ("...", (), (), True, True),
+        ("", (), (), True, False),
+        ({"embed", "batch"}, ("batch", "embed"), (), False, False),
+        ({"embed", "batch", ...}, ("batch", "embed"), (), False, True),
+        ("{seq ... batch}", ("batch", "seq"), (), False, True),
+        ({"batch": 2, "embed": 4}, ("batch", "embed"), (), True, False),
+    ],
+)
+def test_annotations_are_annotated_aliases_of_namedarray_with_the_parsed_spec(
+    spec, before, after, ordered, subset
+):
+    for annotation in (NamedArray[spec], Named[NamedArray, spec], Float[NamedArray, spec]):
+        assert typing.get_origin(annotation) is typing.Annotated
+        origin, parsed = typing.get_args(annotation)
+        assert origin is NamedArray and isinstance(parsed, AxesSpec)
+        assert (parsed.before, parsed.after) == (before, after)
+        assert (parsed.ordered, parsed.subset) == (ordered, subset)
+        assert AxesSpec.of(annotation) is parsed
+
+
+def test_specs_compare_by_axes_and_element_type():
+    spec = AxesSpec.of(NamedArray["batch", "embed"])
+    assert spec == AxesSpec.of(Named[NamedArray, "batch embed"]) == AxesSpec.of("batch embed")
+    assert spec != AxesSpec.of(Float[NamedArray, "batch embed"])
+    assert spec != AxesSpec.of("embed batch") and spec != AxesSpec.of("{batch embed}")
+    assert repr(AxesSpec.of(Float[NamedArray, "{embed batch ...}"])) == (
+        "AxesSpec('{batch embed ...}', dtype=float)"
+    )
+    assert repr(spec) == "AxesSpec('batch embed')"
+
+
+@pytest.mark.parametrize("form", sorted(DTYPE_ANNOTATIONS))
+def test_spec_dtype_is_none_a_dtype_or_a_named_category(form):
+    dtype = AxesSpec.of(DTYPE_ANNOTATIONS[form][NamedArray, "batch"]).dtype
+    names = getattr(jaxtyping, form).dtypes
+    if form == "Shaped":
+        assert dtype is None
+    elif form in ("Bool", "BFloat16") or form[-1].isdigit():
+        assert isinstance(dtype, np.dtype) and dtype.name in names
+        if dtype.itemsize < 8:  # 64-bit arrays need jax_enable_x64
+            assert _fits(_array(("batch",), dtype), DTYPE_ANNOTATIONS[form][NamedArray, "batch"])
+    else:
+        assert isinstance(dtype, DTypeCategory)
+        assert str(dtype) == form.lower() and dtype.dtypes == tuple(names)
+
+
+def test_haxtyping_shorthands_carry_their_dtype():
+    assert AxesSpec.of(haxtyping.f32["b"]).dtype == jnp.float32
+    assert AxesSpec.of(haxtyping.i32[NamedArray, "b"]).dtype == jnp.int32
+    assert AxesSpec.of(haxtyping.bf16["b"]).dtype == jnp.bfloat16
+    assert str(AxesSpec.of(haxtyping.Float["b"]).dtype) == "float"
+    assert str(AxesSpec.of(haxtyping.UInt["b"]).dtype) == "uint"
+    assert AxesSpec.of(haxtyping.Named[NamedArray, "b"]).dtype is None
+
+
+_HINTED_SOURCE = """
+from __future__ import annotations
+from namedax.haxtyping import Int, f32
+def hinted(x: f32["batch embed"], y: Int["b ..."] | None = None) -> None:
+    del x, y
+"""
+
+
+def _hinted() -> Any:
+    """A function whose annotations are strings, as in a module with future annotations."""
+    namespace: dict[str, Any] = {}
+    exec(_HINTED_SOURCE, namespace)
+    return namespace["hinted"]
+
+
+def test_get_type_hints_with_extras_keeps_the_spec_of_string_annotations():
+    hints = typing.get_type_hints(_hinted(), include_extras=True)
+    origin, spec = typing.get_args(hints["x"])
+    assert origin is NamedArray and spec.before == ("batch", "embed") and spec.dtype == jnp.float32
+    int_spec = AxesSpec.of(typing.get_args(hints["y"])[0])
+    assert int_spec.subset and str(int_spec.dtype) == "int"
+    assert typing.get_type_hints(_hinted())["x"] is NamedArray  # extras stripped, as for Annotated
+
+
+@pytest.mark.parametrize("order", [("batch", "embed"), ("embed", "batch")])
+def test_matches_axes_checks_dtype_and_category_in_every_spelling(order):
+    x = _array(order, jnp.float32)
+    in_order = " ".join(order)
+    for spelling in (
+        haxtyping.f32[in_order],
+        AxesSpec.of(haxtyping.f32[in_order]),
+        typing.Annotated[NamedArray, AxesSpec.of(haxtyping.f32[in_order])],
+    ):
+        assert x.matches_axes(spelling)
+        assert not x.astype(jnp.int32).matches_axes(spelling)
+    assert x.matches_axes(haxtyping.Float["{batch embed}"])
+    assert not x.matches_axes(haxtyping.Int["{batch embed}"])
+    assert not x.matches_axes(
+        haxtyping.f32["batch embed" if order[0] == "embed" else "embed batch"]
+    )
+    assert x.astype(jnp.int8).matches_axes(haxtyping.Int[NamedArray, "..."])
+    assert not x.astype(jnp.uint8).matches_axes(haxtyping.Int[NamedArray, "..."])
+
+
+def test_a_plain_annotated_alias_does_not_stand_in_for_the_checked_annotation():
+    plain = typing.Annotated[NamedArray, AxesSpec.of("batch")]
+    assert NamedArray["batch"] != plain and plain != NamedArray["batch"]
+
+    @beartype
+    def unchecked(x: plain) -> None:  # pyright: ignore[reportInvalidTypeForm]
+        del x
+
+    @beartype
+    def checked(x: NamedArray["batch"]) -> None:  # noqa: F821
+        del x
+
+    unchecked(_array(("seq",)))  # beartype checks only NamedArray-ness of a plain alias
+    with pytest.raises(Exception, match="parameter x"):
+        checked(_array(("seq",)))

@@ -18,44 +18,167 @@ must agree on the size of `batch`, also with positional annotations such as
 `Float[jax.Array, "batch"]`. The dtype forms (`namedax.typing.Float[NamedArray,
 "batch"]`) check the element type with jaxtyping's dtype categories; given any
 other array type they are jaxtyping's own annotation.
+
+Each annotation is also, for `typing`'s introspection, the alias
+`typing.Annotated[NamedArray, spec]`: `typing.get_args` gives `NamedArray` and
+the parsed `AxesSpec` (with `before`, `after`, `ordered`, `subset` and `dtype`),
+and `typing.get_type_hints(f, include_extras=True)` keeps it, also under
+`from __future__ import annotations`. Type checkers that read `Annotated`
+metadata instead of calling `isinstance` (typeguard) therefore check only that
+the value is a NamedArray; beartype, which jaxtyping recommends, checks the axes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
 
+import jax.numpy as jnp
 import jaxtyping
 
 from namedax.core._array import NamedArray
 from namedax.core._axes import Axis
 from namedax.core._errors import describe, format_axes
 
-__all__ = ["Named", "matches_axes"]
+__all__ = ["AxesSpec", "DTypeCategory", "Named", "matches_axes"]
 
 _ELLIPSIS = "..."
 
 
 @dataclass(frozen=True)
-class _Pattern:
-    """A parsed axes spec: tokens are `(name, size or None)` pairs and `...`."""
+class DTypeCategory:
+    """A kind of element type, such as "float": the `dtype` of a `Float[...]` annotation.
+
+    Attributes:
+        name: The category's lower-case name (`"float"`, `"int"`, `"uint"`, ...).
+        dtypes: The names of the dtypes it admits (jaxtyping's list).
+
+    Examples:
+        >>> from namedax.typing import Float
+        >>> category = nx.typing.AxesSpec.of(Float[NamedArray, "batch"]).dtype
+        >>> str(category), "float32" in category.dtypes, "int32" in category.dtypes
+        ('float', True, False)
+    """
+
+    name: str
+    dtypes: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return self.name
+
+    __repr__ = __str__
+
+
+@dataclass(frozen=True)
+class AxesSpec:
+    """A parsed axes annotation: what `typing.get_args(NamedArray["..."])[1]` is.
+
+    The checks of `isinstance`, `matches_axes` and jaxtyped functions all read this
+    one object. `tokens` are `(name, size or None)` pairs and `"..."`; `unordered`
+    is true for a `{...}` spec; `element` is the jaxtyping dtype form checking the
+    element type (`jaxtyping.Shaped` for any).
+
+    Examples:
+        >>> from namedax.haxtyping import f32
+        >>> spec = nx.typing.AxesSpec.of(f32["batch ... embed"])
+        >>> spec.before, spec.after, spec.ordered, spec.subset, spec.dtype
+        (('batch',), ('embed',), True, True, dtype('float32'))
+        >>> spec
+        AxesSpec('batch ... embed', dtype=float32)
+    """
 
     tokens: tuple[tuple[str, int | None] | str, ...]
     unordered: bool
+    element: Any = jaxtyping.Shaped
+
+    @staticmethod
+    def of(axes: Any) -> AxesSpec:
+        """The spec of an annotation, or the parse of a spec.
+
+        Args:
+            axes: An annotation (`NamedArray["b"]`, `Float[NamedArray, "b"]`,
+                `typing.Annotated[NamedArray, spec]`), an `AxesSpec`, or a spec
+                accepted by `NamedArray[...]` (`"batch ... embed"`, a tuple, set or dict).
+
+        Returns:
+            The `AxesSpec`.
+
+        Raises:
+            ValueError: If a spec string or its names are malformed.
+            TypeError: If `axes` is no kind of spec.
+
+        Examples:
+            >>> nx.typing.AxesSpec.of({"embed", "batch", ...})
+            AxesSpec('{batch embed ...}')
+        """
+        return _parse(axes)
 
     @property
     def named(self) -> tuple[tuple[str, int | None], ...]:
+        """The `(name, size or None)` tokens, without `...`."""
         return tuple(t for t in self.tokens if not isinstance(t, str))
 
     @property
     def is_open(self) -> bool:
+        """Whether the spec has `...`."""
         return _ELLIPSIS in self.tokens
+
+    @property
+    def ordered(self) -> bool:
+        """Whether the axes must come in the spec's order (false for `{...}`)."""
+        return not self.unordered
+
+    @property
+    def subset(self) -> bool:
+        """Whether other axes may appear too (the spec has `...`)."""
+        return self.is_open
+
+    @property
+    def before(self) -> tuple[str, ...]:
+        """Names before the first `...` (every name if there is none, or if unordered)."""
+        if self.unordered or not self.is_open:
+            return tuple(name for name, _ in self.named)
+        return tuple(t[0] for t in self.tokens[: self.tokens.index(_ELLIPSIS)])
+
+    @property
+    def after(self) -> tuple[str, ...]:
+        """Names after the last `...` (none without `...`, or if unordered)."""
+        if self.unordered or not self.is_open:
+            return ()
+        last = len(self.tokens) - 1 - self.tokens[::-1].index(_ELLIPSIS)
+        return tuple(t[0] for t in self.tokens[last + 1 :])
+
+    @property
+    def dtype(self) -> Any:
+        """The element type: `None` (any), a dtype, or a `DTypeCategory` such as "float"."""
+        return _dtype_of(self.element)
 
     def __str__(self) -> str:
         words = [t if isinstance(t, str) else _token_text(*t) for t in self.tokens]
         text = " ".join(words)
         return "{" + text + "}" if self.unordered else text
+
+    def __repr__(self) -> str:
+        dtype = self.dtype
+        return f"AxesSpec({str(self)!r}" + ("" if dtype is None else f", dtype={dtype}") + ")"
+
+
+@functools.cache
+def _dtype_of(element: Any) -> Any:
+    """`AxesSpec.dtype` of a jaxtyping dtype form: None, one dtype, or a category."""
+    if element is jaxtyping.Shaped:
+        return None
+    names = tuple(element.dtypes)
+    try:
+        exact = {jnp.dtype(n) for n in names}
+    except TypeError:  # a name numpy does not know, such as 'prng_key'
+        exact = set()
+    if len(exact) == 1:
+        return exact.pop()
+    return DTypeCategory(element.__name__.lower(), names)
 
 
 def _token_text(name: str, size: int | None) -> str:
@@ -65,10 +188,14 @@ def _token_text(name: str, size: int | None) -> str:
 # --- parsing --------------------------------------------------------------------------------
 
 
-def _parse(spec: Any) -> _Pattern:
-    """Parses any accepted spec (string, tuple, set, dict, Axis) into a `_Pattern`."""
-    if isinstance(spec, _Pattern):
+def _parse(spec: Any) -> AxesSpec:
+    """Parses any accepted spec (string, tuple, set, dict, Axis, annotation) into an `AxesSpec`."""
+    if isinstance(spec, AxesSpec):
         return spec
+    if get_origin(spec) is typing.Annotated:  # ours, or typing.Annotated[NamedArray, AxesSpec]
+        found = [m for m in get_args(spec)[1:] if isinstance(m, AxesSpec)]
+        if found:
+            return found[0]
     if isinstance(spec, str):
         text = spec.strip()
         unordered = text.startswith("{")
@@ -106,7 +233,7 @@ def _parse(spec: Any) -> _Pattern:
     if unordered:  # canonical form: names sorted, then `...` if present
         named = sorted((t for t in tokens if t != _ELLIPSIS), key=_sort_key)
         tokens = (*named, _ELLIPSIS) if _ELLIPSIS in tokens else tuple(named)
-    return _Pattern(tokens, unordered)
+    return AxesSpec(tokens, unordered)
 
 
 def _sort_key(item: Any) -> tuple[int, str]:
@@ -139,7 +266,7 @@ def _token(item: Any, spec: Any) -> tuple[str, int | None] | str:
 # --- checking -------------------------------------------------------------------------------
 
 
-def _structure_problem(pattern: _Pattern, names: tuple[str, ...]) -> str:
+def _structure_problem(pattern: AxesSpec, names: tuple[str, ...]) -> str:
     """Why axis `names` do not fit the pattern's names and order ("" if they do)."""
     wanted = [name for name, _ in pattern.named]
     missing = [n for n in wanted if n not in names]
@@ -187,11 +314,28 @@ def _size_checker(dtype: Any, names: tuple[str, ...]) -> Any:
     return dtype[Any, " ".join(_memo_name(n) for n in names)]
 
 
-class _NamedAnnotationMeta(type):
-    """Metaclass of the annotation classes: `isinstance` runs the axes check."""
+_AnnotatedAlias: Any = type(typing.Annotated[int, 0])  # typing's class of `Annotated[...]`
 
-    _pattern: _Pattern
-    _dtype: Any
+
+class _NamedAnnotationMeta(type, _AnnotatedAlias, _root=True):  # pyright: ignore[reportGeneralTypeIssues, reportCallIssue]
+    """Metaclass of the annotation classes: `isinstance` runs the axes check.
+
+    Its instances are classes, so beartype and jaxtyping check them with `isinstance`;
+    deriving from `typing`'s `Annotated` alias as well makes `typing.get_args`,
+    `get_origin` and `get_type_hints(include_extras=True)` see
+    `Annotated[NamedArray, spec]`.
+    """
+
+    _spec: AxesSpec
+
+    # identity, not the alias's equality by (origin, metadata): caches keyed on hints (as
+    # beartype's are) must not take a plain `Annotated[NamedArray, spec]`, which checks
+    # only NamedArray-ness, for this annotation
+    def __eq__(cls, other: object) -> bool:
+        return cls is other
+
+    def __hash__(cls) -> int:
+        return id(cls)
 
     def __instancecheck__(cls, obj: Any) -> bool:
         return cls.__instancecheck_str__(obj) == ""
@@ -200,47 +344,56 @@ class _NamedAnnotationMeta(type):
         """Why `obj` does not match the annotation, or "" if it does (jaxtyping's protocol)."""
         if not isinstance(obj, NamedArray):
             return f"this value is {describe(obj)}, not a NamedArray"
-        axes, pattern = obj.axes, cls._pattern
+        axes, spec = obj.axes, cls._spec
         names = tuple(a.name for a in axes)
-        problem = _structure_problem(pattern, names)
+        problem = _structure_problem(spec, names)
         if not problem:
             sizes = {a.name: a.size for a in axes}
-            for name, size in pattern.named:
+            for name, size in spec.named:
                 if size is not None and sizes[name] != size:
                     problem = f"axis {name!r} has size {sizes[name]}, not {size}"
                     break
             else:
-                wanted = tuple(name for name, _ in pattern.named)
-                checker = _size_checker(cls._dtype, wanted)
+                wanted = tuple(name for name, _ in spec.named)
+                checker = _size_checker(spec.element, wanted)
                 shape = tuple(sizes[n] for n in wanted)
                 problem = checker.__instancecheck_str__(_Dims(shape, obj.dtype))
                 for name in wanted:
                     problem = problem.replace(_memo_name(name), name)
         if problem:
-            return f"expected axes '{pattern}' but got {format_axes(axes)}: {problem}"
+            return f"expected axes '{spec}' but got {format_axes(axes)}: {problem}"
         return ""
 
-    def __repr__(cls) -> str:
-        return cls.__name__
-
-
-class _NamedAnnotation(metaclass=_NamedAnnotationMeta):
-    """Base of the classes made by `Named[NamedArray, spec]`; they are never instantiated."""
-
-    def __new__(cls, *args: Any, **kwargs: Any):
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(
             f"{cls!r} is a type annotation; it cannot be instantiated. Build arrays with "
             "namedax.named(array, axes)."
         )
 
+    def __getitem__(cls, item: Any) -> Any:
+        raise TypeError(f"{cls!r} is already an annotation; it takes no [{item!r}].")
+
+    def __getattr__(cls, name: str) -> Any:  # not the alias's forwarding to NamedArray
+        raise AttributeError(f"{cls!r} has no attribute {name!r}")
+
+    def __repr__(cls) -> str:
+        return cls.__name__
+
 
 @functools.cache
-def _annotation(category: str, dtype: Any, pattern: _Pattern) -> type:
-    name = f"{category}[NamedArray, '{pattern}']"
-    # module "builtins" makes `repr(annotation | None)` show the bare name, as jaxtyping
-    # does; beartype requires that repr to match the annotation's own
-    namespace = {"_pattern": pattern, "_dtype": dtype, "__module__": "builtins"}
-    return _NamedAnnotationMeta(name, (_NamedAnnotation,), namespace)
+def _annotation(form: str, spec: AxesSpec) -> type:
+    namespace = {
+        "_spec": spec,
+        # module "builtins" makes `repr(annotation | None)` show the bare name, as jaxtyping
+        # does; beartype requires that repr to match the annotation's own
+        "__module__": "builtins",
+        # what typing reads of an `Annotated[NamedArray, spec]` alias
+        "__origin__": NamedArray,
+        "__metadata__": (spec,),
+        "__args__": (NamedArray,),
+        "__parameters__": (),
+    }
+    return _NamedAnnotationMeta(f"{form}[NamedArray, '{spec}']", (), namespace)
 
 
 class _AnnotationFormMeta(type):
@@ -258,7 +411,10 @@ class _AnnotationFormMeta(type):
         if get_origin(array_type) in (Union, type(int | str)):
             return Union[tuple(cls[t, spec] for t in get_args(array_type))]  # noqa: UP007
         if isinstance(array_type, type) and issubclass(array_type, NamedArray):
-            return _annotation(cls.__name__, cls._dtype, _parse(spec))
+            parsed = _parse(spec)
+            if cls._dtype is not jaxtyping.Shaped:
+                parsed = dataclasses.replace(parsed, element=cls._dtype)
+            return _annotation(cls.__name__, parsed)
         return cls._dtype[array_type, spec]
 
     def __instancecheck__(cls, obj: Any) -> bool:
@@ -278,17 +434,20 @@ def _form(name: str, dtype: Any) -> Any:
 
 def named_annotation(spec: Any) -> type:
     """`NamedArray[spec]`: the annotation `Named[NamedArray, spec]` (any dtype)."""
-    return _annotation("Named", jaxtyping.Shaped, _parse(spec))
+    parsed = _parse(spec)
+    form = "Named" if parsed.element is jaxtyping.Shaped else parsed.element.__name__
+    return _annotation(form, parsed)
 
 
 def matches_axes(x: NamedArray, axes: Any) -> bool:
-    """Whether a NamedArray has the axes an annotation or spec describes.
+    """Whether a NamedArray has the axes (and element type) an annotation or spec describes.
 
     Args:
         x: The NamedArray.
-        axes: An annotation (`NamedArray["batch ..."]`, `Float[NamedArray, "batch"]`)
-            or a spec accepted by `NamedArray[...]` (`"batch ... embed"`,
-            `("batch", "embed")`, `{"batch", ...}`).
+        axes: An annotation (`NamedArray["batch ..."]`, `Float[NamedArray, "batch"]`,
+            `haxtyping.f32["batch"]`, or `typing.Annotated[NamedArray, spec]` with
+            an `AxesSpec`), an `AxesSpec`, or a spec accepted by `NamedArray[...]`
+            (`"batch ... embed"`, `("batch", "embed")`, `{"batch", ...}`).
 
     Returns:
         `True` if `x` matches. Inside a `jaxtyping.jaxtyped` function a match also
@@ -300,8 +459,11 @@ def matches_axes(x: NamedArray, axes: Any) -> bool:
         (True, False)
         >>> nx.matches_axes(x, NamedArray["{embed batch ...}"])
         True
+        >>> x.matches_axes(nx.typing.Int[NamedArray, "batch seq embed"])
+        False
     """
     annotation = axes if isinstance(axes, _NamedAnnotationMeta) else named_annotation(axes)
+    return isinstance(x, annotation)
     return isinstance(x, annotation)
 
 
