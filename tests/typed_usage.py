@@ -114,3 +114,14 @@ def stacked(x: NamedArray, key: jax.Array) -> None:
     linears = nx.nn.Stacked.init(Layers, nx.nn.Linear)(Embed, Embed, key=key)
     assert_type(linears, nx.nn.Stacked[nx.nn.Linear])
     _ = stack.stacked.missing  # error: Cannot access attribute "missing"
+
+
+def annotated(
+    x: NamedArray["batch embed"],
+    y: nx.Named[NamedArray, "batch ..."],
+    z: nx.typing.Float[NamedArray, "{batch embed}"],
+) -> NamedArray["batch"]:  # noqa: F821, UP037  # an axes spec, not a forward reference
+    assert_type(x, NamedArray)
+    assert_type(y, NamedArray)
+    assert_type(z, NamedArray)
+    return (x + y + z).sum(Embed)
