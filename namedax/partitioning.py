@@ -48,11 +48,13 @@ from namedax.parallel._named_jit import (
     named_jit as named_jit,
 )
 from namedax.parallel._pspec import (
+    context_mesh as context_mesh,
     infer_resource_partitions as infer_resource_partitions,
     physical_axis_size as physical_axis_size,
     pspec_for as pspec_for,
     pspec_for_axis as pspec_for_axis,
     round_axis_for_partitioning as round_axis_for_partitioning,
+    sharding_for_axis as sharding_for_axis,
 )
 from namedax.parallel._shard_map import shard_map as shard_map
 from namedax.parallel._sharding import (
@@ -61,6 +63,8 @@ from namedax.parallel._sharding import (
     shard_with_axis_mapping as shard_with_axis_mapping,
 )
 
+_get_mesh = context_mesh  # Haliax's private name, which Haliax-based code calls
+
 __all__ = [
     "NamedJitWrapped",
     "PhysicalAxisSpec",
@@ -68,6 +72,7 @@ __all__ = [
     "ResourceMapping",
     "auto_sharded",
     "axis_mapping",
+    "context_mesh",
     "current_axis_mapping",
     "current_thread_local_mapping",
     "fsdp",
@@ -79,6 +84,7 @@ __all__ = [
     "pspec_for",
     "pspec_for_axis",
     "round_axis_for_partitioning",
+    "sharding_for_axis",
     "shard",
     "set_mesh",
     "shard_map",

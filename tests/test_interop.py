@@ -152,7 +152,9 @@ def test_xarray_round_trip(dtype):
 
 
 def test_from_xarray_errors():
-    with pytest.raises(TypeError, match=r"from_xarray: expected an xarray\.DataArray, got ArrayImpl"):
+    with pytest.raises(
+        TypeError, match=r"from_xarray: expected an xarray\.DataArray, got ArrayImpl"
+    ):
         nx.from_xarray(DATA)
 
 

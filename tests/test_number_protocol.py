@@ -92,7 +92,9 @@ def test_format_without_spec_is_str_and_a_spec_needs_no_axes():
     x = _matrix()
     assert f"{x}" == str(x)
     assert f"{x.sum()}" == str(x.sum())
-    message = "format with '.3f': the NamedArray has axes {a:2, b:3}; only a NamedArray with no axes"
+    message = (
+        "format with '.3f': the NamedArray has axes {a:2, b:3}; only a NamedArray with no axes"
+    )
     with pytest.raises(TypeError, match=re.escape(message)):
         f"{x:.3f}"
 

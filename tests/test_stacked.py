@@ -250,7 +250,9 @@ def test_unroll_and_jit_and_fold_via():
 def test_bool_unroll_in_scan_via_and_fold_matches_the_loop(unroll):
     stack = nn.Stacked.init(Layers, Block)(Embed, Hidden, key=KEY)
     x = x_input()
-    carry, outs = stack.scan_via(lambda block, c: (block(c), block.up.weight.sum()), unroll=unroll)(x)
+    carry, outs = stack.scan_via(lambda block, c: (block(c), block.up.weight.sum()), unroll=unroll)(
+        x
+    )
     want_carry, want_outs = stack.scan_via(lambda block, c: (block(c), block.up.weight.sum()))(x)
     np.testing.assert_allclose(carry.array, want_carry.array, rtol=1e-5)
     np.testing.assert_allclose(outs.array, want_outs.array, rtol=1e-5)

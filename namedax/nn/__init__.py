@@ -14,6 +14,10 @@ Examples:
     {'batch': 2, 'embed': 4}
 """
 
+from namedax.core._array import NamedArray as NamedArray  # haliax.nn re-exports these three
+from namedax.core._axes import Axis as Axis
+from namedax.transforms._remat import ScanCheckpointPolicy as ScanCheckpointPolicy
+
 from . import _attention as attention  # noqa: F401  # the `hax.nn.attention` namespace
 from ._activations import (
     celu as celu,
@@ -57,6 +61,7 @@ from ._blockseq import BlockSeq as BlockSeq
 from ._conv import Conv as Conv, ConvTranspose as ConvTranspose
 from ._dropout import Dropout as Dropout, dropout as dropout
 from ._embedding import Embedding as Embedding
+from ._foldable import BlockFoldable as BlockFoldable
 from ._linear import Linear as Linear
 from ._loss import (
     binary_cross_entropy_loss as binary_cross_entropy_loss,

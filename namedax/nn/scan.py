@@ -7,11 +7,15 @@ Examples:
     True
 """
 
-from namedax.transforms._remat import ScanCheckpointPolicy as ScanCheckpointPolicy
+from namedax.transforms._remat import (
+    ScanCheckpointPolicy as ScanCheckpointPolicy,
+    ScanCheckpointSpec as ScanCheckpointSpec,
+)
 
 from ._blockseq import BlockSeq as BlockSeq
 from ._export import (
     _stack_state_dict as _stack_state_dict,  # Haliax keeps these here
     _unstack_state_dict as _unstack_state_dict,
 )
+from ._foldable import BlockFoldable as BlockFoldable
 from ._stacked import Stacked as Stacked

@@ -12,7 +12,6 @@ from numbers import Integral
 from typing import Any, Protocol
 
 import jax.numpy as jnp
-from jax import lax
 
 from namedax.core._array import NamedArray, _wrap, check_named
 from namedax.core._axes import Axis, AxisSelection, AxisSelector, axis_positions

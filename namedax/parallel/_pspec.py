@@ -33,6 +33,7 @@ __all__ = [
     "pspec_for",
     "pspec_for_axis",
     "round_axis_for_partitioning",
+    "sharding_for_axis",
 ]
 
 try:  # the concrete context mesh even under a trace (eager `grad` too); no public equivalent
@@ -377,6 +378,42 @@ def pspec_for_axis(axis: AxisSelection, mapping: ResourceMapping | None = None) 
     mapping = resolve_mapping(mapping) or {}
     names = [a.name if isinstance(a, Axis) else a for a in axis_spec_to_tuple(axis)]
     return PartitionSpec(*(physical_axis_name(name, mapping) for name in names))
+
+
+def sharding_for_axis(
+    axis: AxisSelection, mapping: ResourceMapping | None = None, mesh: AnyMesh | None = None
+) -> NamedSharding:
+    """The `NamedSharding` for an array with exactly these axes, in this order, on a mesh.
+
+    Args:
+        axis: The array's axes (or their names), in storage order.
+        mapping: The axis mapping; defaults to the current one.
+        mesh: The mesh; defaults to the one set with `jax.set_mesh`.
+
+    Raises:
+        ValueError: If no mesh is given or set.
+
+    Examples:
+        >>> mesh = jax.make_mesh((4, 2), ("data", "model"))
+        >>> sharding_for_axis(("batch", "embed"), {"batch": "data"}, mesh).spec
+        P('data', None)
+    """
+    found = require_mesh(mesh, "sharding_for_axis")
+    return NamedSharding(found, pspec_for_axis(axis, mapping))
+
+
+def context_mesh() -> AnyMesh:
+    """The mesh set with `jax.set_mesh` (or `with mesh:`), else JAX's empty abstract mesh.
+
+    Examples:
+        >>> context_mesh().empty
+        True
+        >>> with jax.set_mesh(jax.make_mesh((8,), ("data",))):
+        ...     print(dict(context_mesh().shape))
+        {'data': 8}
+    """
+    found = resolve_mesh(None, "context_mesh")
+    return jax.sharding.get_abstract_mesh() if found is None else found
 
 
 # --- sizes ---------------------------------------------------------------------------------

@@ -1,3 +1,5 @@
 """`haliax._src.rearrange` under `install_as_haliax()`: the einops-style pattern form."""
 
-from namedax.ops._rearrange import rearrange as einops_rearrange, rearrange as rearrange
+from namedax.ops._rearrange import rearrange as rearrange
+
+einops_rearrange = rearrange  # Haliax's name for the pattern form
