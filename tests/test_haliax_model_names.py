@@ -22,7 +22,15 @@ from namedax.compat.haliax_src.util import index_where
 from namedax.compat.haliax_util import StringHolderEnum, is_jax_or_hax_array_like
 from namedax.nn.scan import BlockFoldable
 from namedax.partitioning import _get_mesh, context_mesh, sharding_for_axis
-from namedax.quantization import DefaultDotGeneralOp, DotGeneralOp
+from namedax.quantization import (
+    DefaultDotGeneralOp,
+    DotGeneralOp,
+    OverwriteWithGradient,
+    QuantizationConfig,
+    apply_updates,
+    partition_for_grad_overwrite,
+    quantize_linear_layers,
+)
 
 Layers, Embed, Out = nx.Axis("layers", 3), nx.Axis("embed", 4), nx.Axis("out", 2)
 
@@ -57,6 +65,53 @@ def test_dot_general_hook_is_what_linear_calls():
     np.testing.assert_allclose(via_default.array, plain.array, rtol=1e-6)
     assert DotGeneralOp.default() is DefaultDotGeneralOp.init()
     assert jax.tree_util.tree_leaves(DefaultDotGeneralOp.init()) == []  # no function leaves
+
+
+class _RunningMax(OverwriteWithGradient):
+    """State the backward pass computes: the gradient is the next value."""
+
+    value: jax.Array
+
+
+class _Scaled(eqx.Module):
+    weight: jax.Array
+    state: _RunningMax
+
+    def __call__(self, x):
+        return (x * self.weight).sum() + 0.0 * self.state.value
+
+
+def test_overwrite_leaves_replace_and_the_rest_update_in_a_jitted_step():
+    model = _Scaled(jnp.array([1.0, 2.0]), _RunningMax(jnp.array(0.0)))
+    x = jnp.array([3.0, 4.0])
+
+    @jax.jit
+    def step(model, x):
+        grads = jax.grad(lambda m: m(x))(model)
+        grads = eqx.tree_at(lambda g: g.state.value, grads, jnp.max(x))  # what the op computes
+        overwrites, updates = partition_for_grad_overwrite(grads)
+        updates = jax.tree_util.tree_map(lambda g: -0.1 * g, updates)  # an SGD step
+        return apply_updates(model, updates, overwrites)
+
+    new = step(model, x)
+    np.testing.assert_allclose(new.weight, [1.0 - 0.3, 2.0 - 0.4], rtol=1e-6)
+    assert float(new.state.value) == 4.0  # overwritten, not 0.0 + update
+    overwrites, updates = partition_for_grad_overwrite(jax.grad(lambda m: m(x))(model))
+    assert overwrites.weight is None and updates.state is None
+
+
+def test_quantization_config_and_unprovided_quantisers():
+    with pytest.raises(ValueError, match="fp8=True and int8=True together"):
+        QuantizationConfig(fp8=True, int8=True)
+    tree = {"w": jnp.ones(2)}
+    with pytest.warns(UserWarning, match="neither fp8 nor int8 is set"):
+        assert quantize_linear_layers(tree, QuantizationConfig()) is tree
+    for kind, config in (
+        ("fp8", QuantizationConfig(fp8=True)),
+        ("int8", QuantizationConfig(int8=True)),
+    ):
+        with pytest.raises(NotImplementedError, match=f"does not implement {kind} matmuls"):
+            quantize_linear_layers(tree, config)
 
 
 def test_string_holder_enum_holds_plain_strings():
@@ -124,12 +179,13 @@ def test_haliax_top_level_and_submodule_paths_resolve():
         assert hnn.Axis is namedax.Axis and hnn.NamedArray is namedax.NamedArray
         assert hax.concat_axis_specs(namedax.Axis("a", 1), {"b": 2}) == namedax.make_axes(a=1, b=2)
         assert ScanCheckpointSpec is Spec2
+        from haliax.quantization import QuantizationConfig, apply_updates, partition_for_grad_overwrite
         try:
-            from haliax.quantization import QuantizationConfig
+            from haliax.quantization import Fp8DotGeneralOp
         except ImportError as e:
             print("refused:", e)
         """
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert "refused: cannot import name 'QuantizationConfig'" in out.stdout
+    assert "refused: cannot import name 'Fp8DotGeneralOp'" in out.stdout
