@@ -15,37 +15,30 @@ Layer stacks use the same keys whether stored stacked or unrolled:
   not part of the key), so a per-layer `Stacked` and the equivalent `BlockSeq` have
   equal state dicts.
 
-`save_state_dict` / `load_state_dict` write and read a state dict as a NumPy `.npz`
-archive, bit-exactly, including dtypes NumPy lacks (`bfloat16`, float8).
+Two leaves whose paths give the same key (`{"a.b": x, "a": {"b": y}}`) are an error,
+when saving and when loading: one would silently replace the other.
+
+`namedax.io._npz` writes and reads a state dict as a NumPy `.npz` archive.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import struct
-import zipfile
-import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 from jax.core import Tracer
 
 from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._errors import describe, format_axes
-from namedax.io._atomic import atomic_write
-from namedax.nn._blockseq import BlockSeq
+from namedax.io._checks import cast_problem
 from namedax.nn._export import ModuleWithStateDictSerialization
-from namedax.nn._pattern import pattern_from_state_parts, pattern_state_parts
-from namedax.nn._stacked import Stacked
 
-__all__ = ["StateDict", "from_state_dict", "load_state_dict", "save_state_dict", "to_state_dict"]
+__all__ = ["StateDict", "from_state_dict", "to_state_dict"]
 
 StateDict = dict[str, Any]
 """A flat `{"dotted.path": positional array}` dict."""
@@ -79,7 +72,12 @@ def _path_key(path: tuple[Any, ...]) -> str:
 
 def _is_node(x: Any) -> bool:
     """Leaves of the walk: NamedArrays, and the modules with their own key layout."""
-    return isinstance(x, (NamedArray, Stacked, BlockSeq)) or _has_own_layout(x)
+    return isinstance(x, NamedArray) or _has_layer_layout(x) or _has_own_layout(x)
+
+
+def _has_layer_layout(x: Any) -> bool:
+    """A layer stack: it lays out its state dict layer by layer (`state_dict_parts`)."""
+    return callable(getattr(type(x), "state_dict_parts", None))
 
 
 def _has_own_layout(x: Any) -> bool:
@@ -117,52 +115,6 @@ def _check_prefix(prefix: Any, op: str) -> str | None:
     raise TypeError(f"{op}: prefix must be a str or None, got {describe(prefix)}.")
 
 
-# --- the split of a Stacked into per-layer and shared leaves ---------------------------------
-
-
-def _is_per_layer(stack: Stacked, path: tuple[Any, ...], leaf: Any) -> bool:
-    if isinstance(leaf, NamedArray):
-        return stack.Layers.name in leaf.axis_names
-    return _is_array(leaf) and jax.tree_util.keystr(path) in stack.per_layer_arrays
-
-
-def _split(stack: Stacked) -> tuple[Any, Any]:
-    """(per-layer leaves, shared leaves) of the stacked block, the others set to `None`."""
-
-    def keep(per_layer: bool) -> Callable[[Any, Any], Any]:
-        return lambda path, leaf: leaf if _is_per_layer(stack, path, leaf) == per_layer else None
-
-    tree, is_leaf = stack.stacked, is_named_array
-    per = jax.tree_util.tree_map_with_path(keep(True), tree, is_leaf=is_leaf)
-    shared = jax.tree_util.tree_map_with_path(keep(False), tree, is_leaf=is_leaf)
-    return per, shared
-
-
-def _layer(leaf: Any, stack: Stacked, i: int) -> Any:
-    """Layer `i` of a per-layer leaf."""
-    if isinstance(leaf, NamedArray):
-        pos = leaf.axis_names.index(stack.Layers.name)
-        sliced = lax.index_in_dim(leaf.array, i, pos, keepdims=False)
-        return _wrap(sliced, leaf.axes[:pos] + leaf.axes[pos + 1 :])
-    return leaf[i]
-
-
-def _layer_template(leaf: Any, stack: Stacked) -> Any:
-    """The shape and dtype of one layer of a per-layer leaf (its template for loading)."""
-    if isinstance(leaf, NamedArray):
-        axes = tuple(a for a in leaf.axes if a.name != stack.Layers.name)
-        return _wrap(jax.ShapeDtypeStruct(tuple(a.size for a in axes), leaf.dtype), axes)
-    return jax.ShapeDtypeStruct(tuple(leaf.shape[1:]), leaf.dtype)
-
-
-def _restack(template: Any, layers: list[Any], stack: Stacked) -> Any:
-    """Stacks the loaded layers of one per-layer leaf along `Layers`, where the template has it."""
-    if isinstance(template, NamedArray):
-        pos = template.axis_names.index(stack.Layers.name)
-        return _wrap(jnp.stack([x.array for x in layers], axis=pos), template.axes)
-    return jnp.stack(layers, axis=0)
-
-
 # --- to_state_dict --------------------------------------------------------------------------
 
 
@@ -181,6 +133,8 @@ def to_state_dict(tree: Any, prefix: str | None = None) -> StateDict:
 
     Raises:
         TypeError: If `prefix` is not a string.
+        ValueError: If two leaves have the same key (such as `tree["a.b"]` and
+            `tree["a"]["b"]`): one would overwrite the other.
 
     Examples:
         >>> Layers, Embed = Axis("layers", 2), Axis("embed", 3)
@@ -200,7 +154,32 @@ def named_state_dict(tree: Any, prefix: str | None = None) -> dict[str, Any]:
         {'w': NamedArray(...)}
     """
     prefix = _check_prefix(prefix, "to_state_dict")
-    return dict(_entries(tree, prefix or ""))
+    return _unique(_entries(tree, prefix or ""), tree, prefix)
+
+
+def _unique(entries: Iterator[tuple[str, Any]], tree: Any, prefix: str | None) -> dict[str, Any]:
+    """The entries as a dict; a key that comes twice is the ValueError naming both leaves."""
+    out: dict[str, Any] = {}
+    for key, value in entries:
+        if key in out:
+            raise ValueError(
+                f"to_state_dict: two leaves have the key {key!r} ({_paths_to(tree, prefix, key)}), "
+                "so one would overwrite the other in the state dict. Rename one of them (a "
+                "dict key or field name containing '.' collides with a nested path)."
+            )
+        out[key] = value
+    return out
+
+
+def _paths_to(tree: Any, prefix: str | None, key: str) -> str:
+    """The pytree paths of the leaves whose dotted key is `key`, for an error message."""
+    flat = jax.tree_util.tree_flatten_with_path(tree, is_leaf=is_named_array)[0]
+    paths = [
+        "tree" + jax.tree_util.keystr(path)
+        for path, _ in flat
+        if _join(prefix, _path_key(path)) == key
+    ]
+    return " and ".join(paths) if len(paths) > 1 else "from a layer stack or a module's own layout"
 
 
 def _positional(value: Any) -> Any:
@@ -210,11 +189,9 @@ def _positional(value: Any) -> Any:
 def _entries(tree: Any, key: str) -> Iterator[tuple[str, Any]]:
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree, is_leaf=_is_node)[0]:
         k = _join(key, _path_key(path))
-        if isinstance(leaf, Stacked):
-            yield from _stacked_entries(leaf, k)
-        elif isinstance(leaf, BlockSeq):
-            for i, block in enumerate(leaf.blocks):
-                yield from _entries(block, _join(k, str(i)))
+        if _has_layer_layout(leaf):
+            for suffix, part in leaf.state_dict_parts():
+                yield from _entries(part, _join(k, suffix))
         elif _has_own_layout(leaf):
             yield from _module_entries(leaf, k)
         elif isinstance(leaf, NamedArray) or _is_array(leaf):
@@ -232,12 +209,12 @@ def _module_entries(module: Any, key: str) -> Iterator[tuple[str, Any]]:
 def default_module_to_state_dict(module: Any, prefix: str | None = None) -> StateDict:
     """The state dict of `module` by its fields and key map, ignoring its own `to_state_dict`."""
     prefix = _check_prefix(prefix, "to_state_dict")
-    out: StateDict = {}
-    for name, part in _fields(module):
-        out.update(
-            (k, _positional(v)) for k, v in _entries(getattr(module, name), _join(prefix, part))
-        )
-    return out
+    entries = (
+        (k, _positional(v))
+        for name, part in _fields(module)
+        for k, v in _entries(getattr(module, name), _join(prefix, part))
+    )
+    return _unique(entries, module, prefix)
 
 
 def default_module_from_state_dict(
@@ -250,21 +227,6 @@ def default_module_from_state_dict(
     return result
 
 
-def _stacked_entries(stack: Stacked, key: str) -> Iterator[tuple[str, Any]]:
-    parts = pattern_state_parts(stack)  # a Pattern stack: layers numbered in model order
-    if parts is not None:
-        for suffix, part in parts:
-            yield from _entries(part, _join(key, suffix))
-        return
-    per, shared = _split(stack)
-    for i in range(stack.Layers.size):
-        layer = jax.tree_util.tree_map(
-            lambda x, i=i: _layer(x, stack, i), per, is_leaf=is_named_array
-        )
-        yield from _entries(layer, _join(key, str(i)))
-    yield from _entries(shared, key)
-
-
 # --- from_state_dict ------------------------------------------------------------------------
 
 
@@ -274,8 +236,11 @@ class _Loader:
     def __init__(self, state_dict: Mapping[str, Any]):
         self.state_dict = state_dict
         self.used: set[str] = set()
+        self.read: set[str] = set()  # keys read into a template leaf
         self.missing: list[str] = []
         self.mismatched: list[str] = []
+        self.duplicated: list[str] = []
+        self.too_deep: list[str] = []
 
     def load(self, template: Any, key: str) -> Any:
         flat, treedef = jax.tree_util.tree_flatten_with_path(template, is_leaf=_is_node)
@@ -283,11 +248,8 @@ class _Loader:
         return jax.tree_util.tree_unflatten(treedef, out)
 
     def leaf(self, leaf: Any, key: str) -> Any:
-        if isinstance(leaf, Stacked):
-            return self.stacked(leaf, key)
-        if isinstance(leaf, BlockSeq):
-            blocks = tuple(self.load(b, _join(key, str(i))) for i, b in enumerate(leaf.blocks))
-            return eqx.tree_at(lambda s: s.blocks, leaf, blocks)
+        if _has_layer_layout(leaf):
+            return self.layers(leaf, key)
         if _has_own_layout(leaf):
             return self.module(leaf, key)
         if isinstance(leaf, NamedArray):
@@ -301,6 +263,17 @@ class _Loader:
         scope = [k for k in self.state_dict if prefix is None or k.startswith(prefix + ".")]
         unused = [k for k in scope if k not in self.used and k != _DTYPES_KEY] if extra else []
         problems = []
+        if self.duplicated:
+            problems.append(
+                _listing(
+                    "key is read by two template leaves",
+                    "keys are read by two template leaves",
+                    self.duplicated,
+                    ", ",
+                )
+                + " (their paths give the same dotted key: rename one of the leaves)"
+            )
+        problems.extend(self.too_deep)
         if self.mismatched:
             problems.append(_listing("shape mismatch", "shape mismatches", self.mismatched, "; "))
         if self.missing:
@@ -329,43 +302,73 @@ class _Loader:
             lambda m: tuple(getattr(m, n) for n in names), module, values, is_leaf=_is_none
         )
 
-    def stacked(self, stack: Stacked, key: str) -> Stacked:
-        parts = pattern_state_parts(stack, template=True)
-        if parts is not None:
-            loaded = [self.load(part, _join(key, suffix)) for suffix, part in parts]
-            if self.missing or self.mismatched:  # nothing sensible to restack
-                return stack
-            return pattern_from_state_parts(stack, loaded)
-        per, shared = _split(stack)
-        one_layer = jax.tree_util.tree_map(
-            lambda x: _layer_template(x, stack), per, is_leaf=is_named_array
+    def layers(self, stack: Any, key: str) -> Any:
+        """A layer stack read part by part (`state_dict_parts`), then rebuilt by the stack."""
+        parts = eqx.filter_eval_shape(lambda s: s.state_dict_parts(), stack)
+        loaded = [self.load(part, _join(key, suffix)) for suffix, part in parts]
+        depth = sum(suffix.isdigit() for suffix, _ in parts)
+        self.check_depth(key, depth)
+        if self.missing or self.mismatched or self.too_deep:  # nothing sensible to rebuild
+            return stack
+        return stack.from_state_dict_parts(loaded)
+
+    def check_depth(self, key: str, depth: int) -> None:
+        """Records layers of the state dict beyond the template stack's `depth`."""
+        start = key + "." if key else ""
+        extra = sorted(
+            {
+                int(head)
+                for k in self.state_dict
+                if k.startswith(start)
+                and (head := k[len(start) :].partition(".")[0]).isdigit()
+                and int(head) >= depth
+            }
         )
-        layers = [self.load(one_layer, _join(key, str(i))) for i in range(stack.Layers.size)]
-        if self.missing or self.mismatched:  # nothing sensible to stack
-            restacked = per
-        else:
-            restacked = jax.tree_util.tree_map(
-                lambda t, *xs: _restack(t, list(xs), stack), per, *layers, is_leaf=is_named_array
+        if extra:
+            shown = ", ".join(map(str, extra[:8])) + (", ..." if len(extra) > 8 else "")
+            self.too_deep.append(
+                f"the state dict has layers {shown} under {key or 'the root'!r}, but the template "
+                f"stack there has {depth} layers (0 to {depth - 1}); build the template with "
+                f"{extra[-1] + 1} layers, or drop those layers from the state dict"
             )
-        block = eqx.combine(restacked, self.load(shared, key), is_leaf=is_named_array)
-        return eqx.tree_at(lambda s: s.stacked, stack, block)
 
     def array(self, template: Any, key: str, axes: tuple | None) -> Any:
         if key not in self.state_dict:
             self.missing.append(f"{key} {_expected(template, axes)}")
             return template
+        if key in self.read:
+            self.duplicated.append(key)
+            return template
         self.used.add(key)
+        self.read.add(key)
         value = self.state_dict[key]
+        if not isinstance(value, jax.Array):
+            value = _host_array(value)
         shape = tuple(np.shape(value))
         if shape != tuple(template.shape):
             self.mismatched.append(
                 f"{key}: expected {_expected(template, axes)}, got shape {shape}"
             )
             return template
+        problem = cast_problem(value, template.dtype)
+        if problem is not None:
+            self.mismatched.append(
+                f"{key}: expected {_expected(template, axes)}, but {problem} (convert it "
+                "explicitly if that is what you want)"
+            )
+            return template
         value = jnp.asarray(value, dtype=template.dtype)
         if isinstance(template, jax.Array) and not isinstance(template, Tracer):
             value = jax.device_put(value, template.sharding)
         return value
+
+
+def _host_array(value: Any) -> np.ndarray:
+    """A state-dict value as a NumPy array (an object array if it is not array-like)."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError):  # ragged lists and the like
+        return np.asarray(None, dtype=object)
 
 
 def _expected(template: Any, axes: tuple | None) -> str:
@@ -438,130 +441,3 @@ def _some(items: list[str], sep: str = ", ", limit: int = 8) -> str:
         return "no keys"
     shown = sep.join(items[:limit])
     return shown + (f"{sep}... ({len(items) - limit} more)" if len(items) > limit else "")
-
-
-# --- files ----------------------------------------------------------------------------------
-
-
-def check_saveable(op: str, key: str, value: Any) -> None:
-    """Raises the TypeError for a state-dict value that is not a positional array."""
-    if isinstance(value, NamedArray) or not hasattr(value, "dtype"):
-        raise TypeError(
-            f"{op}: the value at {key!r} is {describe(value)}; values must be positional "
-            "arrays, as to_state_dict makes them."
-        )
-    if jnp.issubdtype(value.dtype, jax.dtypes.prng_key):
-        raise TypeError(
-            f"{op}: the value at {key!r} is a typed PRNG key array; store "
-            "jax.random.key_data(key) instead and wrap it again after loading."
-        )
-
-
-def save_state_dict(state_dict: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
-    """Writes a state dict to a NumPy `.npz` archive, bit-exactly.
-
-    Dtypes that NumPy lacks (`bfloat16`, float8 types) are stored as their raw bits
-    and restored by `load_state_dict`.
-
-    Args:
-        state_dict: A `{"dotted.path": array}` mapping, as made by `to_state_dict`.
-        path: The file to write (`.npz` is appended if the name lacks it). It is written
-            under a temporary name and renamed when complete, so a crash never leaves
-            a partial file under this name.
-
-    Raises:
-        TypeError: If a value is not an array (or is a typed PRNG key array: store
-            `jax.random.key_data(key)` instead).
-        ValueError: If a key is the reserved name `__namedax_dtypes__`.
-
-    Examples:
-        >>> import tempfile, os
-        >>> state = {"w": jnp.arange(3.0, dtype=jnp.bfloat16)}
-        >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
-        >>> nx.serialization.save_state_dict(state, path)
-        >>> nx.serialization.load_state_dict(path)["w"]
-        Array([0, 1, 2], dtype=bfloat16)
-    """
-    arrays: dict[str, Any] = {}
-    dtypes: dict[str, str] = {}
-    for key, value in state_dict.items():
-        if key == _DTYPES_KEY:
-            raise ValueError(f"save_state_dict: the key {_DTYPES_KEY!r} is reserved.")
-        check_saveable("save_state_dict", key, value)
-        array = np.asarray(value)
-        dtypes[key] = array.dtype.name
-        if array.dtype.type.__module__ != "numpy":  # ml_dtypes: keep the raw bits
-            array = array.view(f"u{array.dtype.itemsize}")
-        arrays[key] = array
-    arrays[_DTYPES_KEY] = np.array(json.dumps(dtypes))
-    path = os.fspath(path)
-    with atomic_write(path if path.endswith(".npz") else path + ".npz") as f:
-        np.savez(f, **arrays)
-
-
-def load_state_dict(path: str | os.PathLike[str]) -> StateDict:
-    """Reads a state dict written by `save_state_dict`.
-
-    Every leaf is read (and its CRC checked) before any is returned: a damaged file
-    never loads partially.
-
-    Args:
-        path: The `.npz` file.
-
-    Returns:
-        The state dict, with JAX arrays of the saved dtypes.
-
-    Raises:
-        ValueError: If the file is truncated or corrupted; the message names the file
-            and the leaf.
-    """
-    path = os.fspath(path)
-    with open(path, "rb") as f:
-        host = _read_archive(f, path)
-    dtypes = json.loads(str(host.pop(_DTYPES_KEY))) if _DTYPES_KEY in host else {}
-    out = {}
-    for key, array in host.items():
-        dtype = dtypes.get(key)
-        if dtype is not None and array.dtype.name != dtype:
-            array = array.view(jnp.dtype(dtype))
-        out[key] = jnp.asarray(array)
-    return out
-
-
-def _read_archive(f: Any, path: str) -> dict[str, np.ndarray]:
-    """Every array of an open `.npz` file, each read (and CRC-checked) in full."""
-    errors = (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error)
-    try:
-        archive = np.load(f, allow_pickle=False)
-    except errors as e:
-        raise _damaged(path, _last_entry(path), e) from e
-    host = {}
-    with archive:
-        for key in archive.files:
-            try:
-                host[key] = archive[key]
-            except errors as e:
-                raise _damaged(path, key, e) from e
-    return host
-
-
-def _damaged(path: str, key: str | None, cause: Exception) -> ValueError:
-    where = f"leaf {key!r}" if key is not None else "no complete leaf"
-    return ValueError(
-        f"load_state_dict: {path} is truncated or corrupted at {where} ({cause}). Nothing was "
-        "loaded; restore the file from a good copy or save it again."
-    )
-
-
-def _last_entry(path: str) -> str | None:
-    """The last leaf whose entry begins in a damaged archive (where a truncated file ends)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    last, start = None, data.find(b"PK\x03\x04")
-    while start >= 0 and start + 30 <= len(data):
-        name_length, extra_length = struct.unpack("<HH", data[start + 26 : start + 30])
-        name = data[start + 30 : start + 30 + name_length]
-        if name.endswith(b".npy"):
-            last = name[:-4].decode(errors="replace")
-        start = data.find(b"PK\x03\x04", start + 30 + name_length + extra_length)
-    return last
