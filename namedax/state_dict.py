@@ -1,104 +1,54 @@
-"""Haliax's `haliax.state_dict`: state dicts with Haliax's names, signatures and file format.
+"""Deprecated: Haliax's `state_dict` module under its former namedax path.
 
-This is `haliax.state_dict` under `install_as_haliax()`. It differs from
-`namedax.serialization` where Haliax does:
-
-* `from_state_dict` ignores keys the template does not use (`strict=False`);
-* `save_state_dict` / `load_state_dict` write and read safetensors files (crash-safely,
-  bf16 included), not `.npz`; `load_state_dict` returns NumPy arrays.
-
-Examples:
-    >>> Embed = Axis("embed", 3)
-    >>> norm = nx.nn.LayerNorm.init(Embed)
-    >>> state = nx.state_dict.to_state_dict(norm, prefix="norm")
-    >>> sorted(state)
-    ['norm.bias', 'norm.weight']
-    >>> restored = nx.state_dict.from_state_dict(norm, {**state, "other": 1}, prefix="norm")
+namedax's names are in `namedax.serialization` (the torch-compatible layout, safetensors
+and npz files). Haliax's module, whose `save_state_dict`/`load_state_dict` write and read
+safetensors and whose `from_state_dict` ignores unused keys, is `haliax.state_dict` under
+`install_as_haliax()`. Every name here still works and warns with the name to use.
 """
 
-from __future__ import annotations
+from namedax.core._deprecation import deprecated_names as _deprecated_names
 
-import os
-from collections.abc import Mapping
-from typing import Any, TypeVar
 
-from namedax.io._safetensors import read_safetensors, write_safetensors
-from namedax.io._serialization import (
-    StateDict as StateDict,
-    from_state_dict as _from_state_dict,
-    to_state_dict as to_state_dict,
-)
-from namedax.io._torch_layout import (
-    flatten_modules_for_export as flatten_modules_for_export,
-    from_torch_compatible_state_dict as from_torch_compatible_state_dict,
-    to_numpy_state_dict as to_numpy_state_dict,
-    to_torch_compatible_state_dict as to_torch_compatible_state_dict,
-    unflatten_modules_from_export as unflatten_modules_from_export,
-    with_prefix as with_prefix,
-)
-from namedax.nn._export import (
-    ModuleWithStateDictSerialization as ModuleWithStateDictSerialization,
-)
+def _haliax(name: str):
+    def load():
+        from namedax.compat.haliax import state_dict
 
-T = TypeVar("T")
+        return getattr(state_dict, name)
 
-__all__ = [
+    return load
+
+
+_SAME_IN_SERIALIZATION = (
     "ModuleWithStateDictSerialization",
     "StateDict",
     "flatten_modules_for_export",
-    "from_state_dict",
     "from_torch_compatible_state_dict",
-    "load_state_dict",
-    "save_state_dict",
     "to_numpy_state_dict",
     "to_state_dict",
     "to_torch_compatible_state_dict",
     "unflatten_modules_from_export",
     "with_prefix",
-]
+)
+_HALIAX_ONLY = {
+    "from_state_dict": "`namedax.serialization.from_state_dict(tree, state_dict, strict=False)`",
+    "save_state_dict": "`namedax.serialization.save_safetensors(state_dict, path)`",
+    "load_state_dict": "`namedax.serialization.load_safetensors(path)`",
+}
 
-
-def from_state_dict(tree: T, state_dict: Mapping[str, Any], prefix: str | None = None) -> T:
-    """`tree` filled from `state_dict`; keys the tree does not use are ignored (as in Haliax).
-
-    This is `namedax.serialization.from_state_dict(..., strict=False)`: missing keys and
-    shape mismatches are still a `ValueError` naming each key.
-
-    Examples:
-        >>> w = nx.zeros(Axis("embed", 2))
-        >>> nx.state_dict.from_state_dict({"w": w}, {"w": jnp.ones(2), "x": jnp.ones(1)})["w"].array
-        Array([1., 1.], dtype=float32)
-    """
-    return _from_state_dict(tree, state_dict, prefix, strict=False)
-
-
-def save_state_dict(state_dict: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
-    """Writes a flat state dict as a safetensors file (Haliax's format), crash-safely.
-
-    `None` values are skipped and the metadata says `"format": "pt"`, as Haliax writes.
-    The file is written under a temporary name and renamed when complete.
-
-    Examples:
-        >>> import os, tempfile
-        >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
-        >>> nx.state_dict.save_state_dict({"w": jnp.arange(3.0), "unused": None}, path)
-        >>> nx.state_dict.load_state_dict(path)
-        {'w': array([0., 1., 2.], dtype=float32)}
-    """
-    write_safetensors(state_dict, path)
-
-
-def load_state_dict(path: str | os.PathLike[str]) -> StateDict:
-    """Reads a safetensors file as a `{key: numpy array}` state dict (Haliax's function).
-
-    Every leaf is checked before any is returned: a truncated or corrupted file is a
-    `ValueError` naming the file and the leaf.
-
-    Examples:
-        >>> import os, tempfile
-        >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
-        >>> nx.state_dict.save_state_dict({"b": jnp.ones(2, jnp.bfloat16)}, path)
-        >>> nx.state_dict.load_state_dict(path)["b"].dtype
-        dtype(bfloat16)
-    """
-    return read_safetensors(path, as_numpy=True)
+__getattr__ = _deprecated_names(
+    __name__,
+    {
+        **{
+            name: (_haliax(name), f"use `namedax.serialization.{name}`")
+            for name in _SAME_IN_SERIALIZATION
+        },
+        **{
+            name: (
+                _haliax(name),
+                f"this is Haliax's `{name}` (`haliax.state_dict.{name}` under "
+                f"`install_as_haliax()`); namedax's equivalent is {advice}",
+            )
+            for name, advice in _HALIAX_ONLY.items()
+        },
+    },
+)

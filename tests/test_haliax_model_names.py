@@ -18,11 +18,10 @@ from jax.sharding import PartitionSpec
 
 import namedax as nx
 from namedax import nn
-from namedax.compat.haliax_src.util import index_where
-from namedax.compat.haliax_util import StringHolderEnum, is_jax_or_hax_array_like
-from namedax.nn.scan import BlockFoldable
-from namedax.partitioning import _get_mesh, context_mesh, sharding_for_axis
-from namedax.quantization import (
+from namedax.compat.haliax._src.util import index_where
+from namedax.compat.haliax.nn.scan import BlockFoldable
+from namedax.compat.haliax.partitioning import _get_mesh
+from namedax.compat.haliax.quantization import (
     DefaultDotGeneralOp,
     DotGeneralOp,
     OverwriteWithGradient,
@@ -31,6 +30,8 @@ from namedax.quantization import (
     partition_for_grad_overwrite,
     quantize_linear_layers,
 )
+from namedax.compat.haliax.util import StringHolderEnum, is_jax_or_hax_array_like
+from namedax.partitioning import context_mesh, sharding_for_axis
 
 Layers, Embed, Out = nx.Axis("layers", 3), nx.Axis("embed", 4), nx.Axis("out", 2)
 

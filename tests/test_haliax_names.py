@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import namedax as nx
-from namedax import haxtyping
-from namedax.jax_utils import (
+from namedax.compat.haliax import haxtyping
+from namedax.compat.haliax.jax_utils import (
     broadcast_prefix,
     ensure_scalar,
     is_jax_array_like,

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import namedax as nx
-from namedax.axis import rearrange_for_partial_order
+from namedax.compat.haliax.axis import rearrange_for_partial_order
 from tests.helpers import assert_named_close, axis_orders, in_order
 
 A, B, C, D = nx.Axis("a", 2), nx.Axis("b", 3), nx.Axis("c", 4), nx.Axis("d", 5)

@@ -18,7 +18,8 @@ import safetensors.numpy
 from hypothesis import given, settings, strategies as st
 
 import namedax as nx
-from namedax import Axis, state_dict as sd
+from namedax import Axis
+from namedax.compat.haliax import state_dict as sd
 from namedax.io._safetensors import read_safetensors, write_safetensors
 from namedax.serialization import load_safetensors, save_safetensors
 

@@ -1,4 +1,4 @@
-"""namedax.state_dict: Haliax's names, the torch-compatible layout, safetensors save/load."""
+"""haliax.state_dict (namedax.compat.haliax.state_dict): Haliax's names, the torch-compatible layout, safetensors save/load."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import namedax as nx
-from namedax import Axis, state_dict as sd
-from namedax.nn.scan import _stack_state_dict, _unstack_state_dict
+from namedax import Axis
+from namedax.compat.haliax import state_dict as sd
+from namedax.compat.haliax.nn.scan import _stack_state_dict, _unstack_state_dict
 
 Head, HeadDim, Embed, Layers = (
     Axis("head", 2),

@@ -15,7 +15,8 @@ from hypothesis import given, settings, strategies as st
 from jaxtyping import TypeCheckError, jaxtyped
 
 import namedax as nx
-from namedax import Axis, Named, NamedArray, haxtyping as _haxtyping
+from namedax import Axis, Named, NamedArray
+from namedax.compat.haliax import haxtyping as _haxtyping
 from namedax.core._typing import DTYPE_ANNOTATIONS
 from namedax.typing import AxesSpec, DTypeCategory, Float, Int
 
@@ -330,7 +331,7 @@ def test_haxtyping_shorthands_carry_their_dtype():
 
 _HINTED_SOURCE = """
 from __future__ import annotations
-from namedax.haxtyping import Int, f32
+from namedax.compat.haliax.haxtyping import Int, f32
 def hinted(x: f32["batch embed"], y: Int["b ..."] | None = None) -> None:
     del x, y
 """

@@ -1,60 +1,53 @@
 """`install_as_haliax()`: make `import haliax` (and every `haliax.x.y`) load namedax modules.
 
-`HALIAX_MODULES` maps each Haliax module path to the namedax module that holds the same
-names. Installing puts those modules into `sys.modules` under the Haliax paths, sets
-each one as an attribute of its parent (so `haliax.nn.scan` works after `import haliax`),
-and adds an import hook that refuses every other `haliax.*` path with
-`ModuleNotFoundError`, so an unported module fails at its import instead of loading a
-second copy of a namedax file.
+The package `namedax.compat.haliax` mirrors Haliax's module tree: each of its modules
+is the twin of the Haliax module at the same relative path (`namedax.compat.haliax.nn.scan`
+is `haliax.nn.scan`). `haliax_modules()` finds the twins by walking that package's
+directory, so adding a file adds a Haliax path. Installing puts every twin into
+`sys.modules` under its Haliax path and adds an import hook that refuses every other
+`haliax.*` path with `ModuleNotFoundError`, so an unported module fails at its import.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.abc
+import importlib.util
+import os
 import sys
-from types import ModuleType
+import warnings
 
-HALIAX_MODULES: dict[str, str] = {
-    "haliax": "namedax.compat.haliax_root",
-    "haliax.axis": "namedax.axis",
-    "haliax.core": "namedax.compat.haliax_core",
-    "haliax.fft": "namedax.ops._fft",
-    "haliax.field": "namedax.compat.haliax_field",
-    "haliax.haxtyping": "namedax.haxtyping",
-    "haliax.hof": "namedax.transforms",
-    "haliax.jax_utils": "namedax.jax_utils",
-    "haliax.nn": "namedax.nn",
-    "haliax.nn.activations": "namedax.nn._activations",
-    "haliax.nn.attention": "namedax.nn._attention",
-    "haliax.nn.conv": "namedax.nn._conv",
-    "haliax.nn.dropout": "namedax.nn._dropout",
-    "haliax.nn.embedding": "namedax.nn._embedding",
-    "haliax.nn.linear": "namedax.nn._linear",
-    "haliax.nn.loss": "namedax.nn._loss",
-    "haliax.nn.mlp": "namedax.nn._mlp",
-    "haliax.nn.normalization": "namedax.nn._normalization",
-    "haliax.nn.pool": "namedax.nn._pool",
-    "haliax.nn.scan": "namedax.nn.scan",
-    "haliax.ops": "namedax.compat.haliax_ops",
-    "haliax.partitioning": "namedax.partitioning",
-    "haliax.poly": "namedax.ops._poly",
-    "haliax.quantization": "namedax.quantization",
-    "haliax.random": "namedax.random",
-    "haliax.specialized_fns": "namedax.compat.haliax_specialized_fns",
-    "haliax.state_dict": "namedax.state_dict",
-    "haliax.tree": "namedax.tree",
-    "haliax.tree_util": "namedax.tree_util",
-    "haliax.types": "namedax.types",
-    "haliax.util": "namedax.compat.haliax_util",
-    "haliax.wrap": "namedax.compat.haliax_wrap",
-    "haliax._src": "namedax.compat.haliax_src",
-    "haliax._src.einsum": "namedax.compat.haliax_src.einsum",
-    "haliax._src.rearrange": "namedax.compat.haliax_src.rearrange",
-    "haliax._src.scan": "namedax.compat.haliax_src.scan",
-    "haliax._src.state_dict": "namedax.state_dict",
-    "haliax._src.util": "namedax.compat.haliax_src.util",
-}
+_TWINS = "namedax.compat.haliax"
+
+
+def haliax_modules() -> dict[str, str]:
+    """Maps each Haliax module path that namedax provides to its twin module's name.
+
+    Examples:
+        >>> from namedax.compat._haliax import haliax_modules
+        >>> haliax_modules()["haliax.nn.scan"]
+        'namedax.compat.haliax.nn.scan'
+    """
+    spec = importlib.util.find_spec(_TWINS)
+    assert spec is not None and spec.submodule_search_locations is not None
+    (root,) = spec.submodule_search_locations
+    paths = {}
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(
+            d for d in subdirs if os.path.isfile(os.path.join(directory, d, "__init__.py"))
+        )
+        relative = os.path.relpath(directory, root)
+        package = [] if relative == "." else relative.split(os.sep)
+        for file in sorted(files):
+            if not file.endswith(".py"):
+                continue
+            parts = package if file == "__init__.py" else [*package, file[:-3]]
+            paths[".".join(["haliax", *parts])] = ".".join([_TWINS, *parts])
+    return dict(sorted(paths.items(), key=lambda item: (item[0].count("."), item[0])))
+
+
+HALIAX_MODULES: dict[str, str] = haliax_modules()
+"""Each Haliax module path namedax provides, mapped to the name of its twin module."""
 
 
 class _RefuseUnmappedHaliax(importlib.abc.MetaPathFinder):
@@ -70,17 +63,39 @@ class _RefuseUnmappedHaliax(importlib.abc.MetaPathFinder):
         return None
 
 
-def _load(target: str) -> ModuleType | None:
-    """The namedax module `target`, or None when namedax does not have that module."""
-    try:
-        return importlib.import_module(target)
-    except ModuleNotFoundError as error:
-        if error.name is not None and target.startswith(error.name):
-            return None  # the module itself is missing, not something it imports
-        raise
+def _foreign_haliax_modules() -> list[str]:
+    """The `haliax.*` entries of `sys.modules` that are not namedax twins (a real Haliax)."""
+    return sorted(
+        name
+        for name, module in list(sys.modules.items())
+        if (name == "haliax" or name.startswith("haliax."))
+        and module is not None
+        and not getattr(module, "__name__", "").startswith(_TWINS)
+    )
 
 
-def install_as_haliax() -> None:
+def _refuse_or_purge(foreign: list[str], purge: bool) -> None:
+    """Raise, or (with `purge=True`) warn and drop the real Haliax's modules from `sys.modules`."""
+    where = getattr(sys.modules.get(foreign[0]), "__file__", None) or "unknown location"
+    loaded = f"{len(foreign)} module(s), e.g. {', '.join(foreign[:3])}, loaded from {where}"
+    if not purge:
+        raise ImportError(
+            f"install_as_haliax(): the real Haliax is already imported ({loaded}). Installing "
+            f"now would mix Haliax's NamedArrays and modules with namedax's. Call "
+            f"namedax.install_as_haliax() before anything imports haliax (at the top of your "
+            f"entry point or conftest.py), or pass purge=True to drop the real Haliax from "
+            f"sys.modules (objects already made with it stay Haliax's)."
+        )
+    warnings.warn(
+        f"install_as_haliax(purge=True): removing the real Haliax from sys.modules ({loaded}); "
+        f"objects already created with it are still Haliax's and do not mix with namedax's.",
+        stacklevel=3,
+    )
+    for name in foreign:
+        del sys.modules[name]
+
+
+def install_as_haliax(*, purge: bool = False) -> None:
     """Make `import haliax` and every `haliax.*` module path load namedax.
 
     Call it once before the first `import haliax`; calling it again does nothing new.
@@ -88,6 +103,13 @@ def install_as_haliax() -> None:
     `from haliax.nn.scan import Stacked`, `from haliax.jax_utils import named_call`, ...
     give the namedax objects. A Haliax module or name that namedax does not provide
     raises `ModuleNotFoundError` / `ImportError` / `AttributeError`, as in Haliax.
+
+    Args:
+        purge: If the real Haliax is already imported, drop its modules from
+            `sys.modules` (with a warning) instead of raising.
+
+    Raises:
+        ImportError: The real Haliax is already imported and `purge` is False.
 
     Examples:
         >>> nx.install_as_haliax()
@@ -98,26 +120,10 @@ def install_as_haliax() -> None:
         >>> Stacked is nx.nn.Stacked
         True
     """
+    foreign = _foreign_haliax_modules()
+    if foreign:
+        _refuse_or_purge(foreign, purge)
     if not any(isinstance(f, _RefuseUnmappedHaliax) for f in sys.meta_path):
         sys.meta_path.insert(0, _RefuseUnmappedHaliax())
-    for haliax_path, target in HALIAX_MODULES.items():
-        module = _load(target)
-        if module is not None:
-            sys.modules[haliax_path] = module
-    for haliax_path in HALIAX_MODULES:
-        _bind_in_parent(haliax_path)
-
-
-def _bind_in_parent(haliax_path: str) -> None:
-    """Set the module as an attribute of its parent, as `import a.b` sets `a.b`.
-
-    A parent that already binds the name to something other than a module keeps it:
-    Haliax's top level rebinds `field` to the function `haliax.field.field`.
-    """
-    parent_path, _, child = haliax_path.rpartition(".")
-    parent, module = sys.modules.get(parent_path), sys.modules.get(haliax_path)
-    if parent is None or module is None:
-        return
-    current = getattr(parent, child, None)
-    if current is None or isinstance(current, ModuleType):
-        setattr(parent, child, module)
+    for haliax_path, twin in HALIAX_MODULES.items():
+        sys.modules[haliax_path] = importlib.import_module(twin)

@@ -82,8 +82,7 @@ class AxesSpec:
     element type (`jaxtyping.Shaped` for any).
 
     Examples:
-        >>> from namedax.haxtyping import f32
-        >>> spec = nx.typing.AxesSpec.of(f32["batch ... embed"])
+        >>> spec = nx.typing.AxesSpec.of(nx.typing.Float32[NamedArray, "batch ... embed"])
         >>> spec.before, spec.after, spec.ordered, spec.subset, spec.dtype
         (('batch',), ('embed',), True, True, dtype('float32'))
         >>> spec

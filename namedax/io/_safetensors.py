@@ -480,7 +480,7 @@ def save_safetensors(
     The keys are those of `namedax.serialization.to_state_dict` (a `Stacked` layer by
     layer). Each NamedArray leaf's named shape goes into the metadata. For the
     torch-compatible layout, pass `flatten_modules_for_export(model)` (from
-    `namedax.state_dict`) and load with the same flattening.
+    `namedax.serialization`) and load with the same flattening.
 
     Args:
         tree: The model, pytree or state dict.

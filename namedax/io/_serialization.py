@@ -392,7 +392,7 @@ def from_state_dict(
             the prefix are ignored, so one state dict can hold several models.
         strict: Whether keys under the prefix that the template does not use are an
             error (the default). `strict=False` ignores them, as Haliax does (its
-            `from_state_dict`, `namedax.state_dict.from_state_dict`, is this with
+            `from_state_dict`, `haliax.state_dict.from_state_dict`, is this with
             `strict=False`).
 
     Returns:

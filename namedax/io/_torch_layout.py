@@ -47,7 +47,7 @@ def flatten_modules_for_export(t: T) -> T:
     Examples:
         >>> In, Out = (Axis("head", 2), Axis("head_dim", 3)), Axis("embed", 4)
         >>> proj = nx.nn.Linear.init(In, Out, key=jax.random.key(0))
-        >>> flat = nx.state_dict.flatten_modules_for_export({"proj": proj})
+        >>> flat = nx.serialization.flatten_modules_for_export({"proj": proj})
         >>> flat["proj"].weight.shape
         {'__OUT__': 4, '__IN__': 6}
     """
@@ -72,8 +72,8 @@ def unflatten_modules_from_export(t: T, template: T) -> T:
     Examples:
         >>> In, Out = (Axis("head", 2), Axis("head_dim", 3)), Axis("embed", 4)
         >>> proj = nx.nn.Linear.init(In, Out, key=jax.random.key(0))
-        >>> flat = nx.state_dict.flatten_modules_for_export(proj)
-        >>> back = nx.state_dict.unflatten_modules_from_export(flat, proj)
+        >>> flat = nx.serialization.flatten_modules_for_export(proj)
+        >>> back = nx.serialization.unflatten_modules_from_export(flat, proj)
         >>> back.weight.axes == proj.weight.axes, bool((back.weight == proj.weight).all())
         (True, True)
     """
@@ -92,7 +92,7 @@ def with_prefix(prefix: str | None, leaf: str | None) -> str | None:
     """Joins two optional dotted key parts: `with_prefix("model", "weight") == "model.weight"`.
 
     Examples:
-        >>> nx.state_dict.with_prefix("model", "weight"), nx.state_dict.with_prefix(None, "w")
+        >>> nx.serialization.with_prefix("model", "weight"), nx.serialization.with_prefix(None, "w")
         ('model.weight', 'w')
     """
     if prefix is None:
@@ -114,7 +114,7 @@ def to_numpy_state_dict(model: Any, prefix: str | None = None) -> StateDict:
     """The state dict of `model` with every value a host NumPy array (gathered if sharded).
 
     Examples:
-        >>> state = nx.state_dict.to_numpy_state_dict({"w": nx.zeros(Axis("embed", 2))})
+        >>> state = nx.serialization.to_numpy_state_dict({"w": nx.zeros(Axis("embed", 2))})
         >>> type(state["w"]).__name__, state["w"].shape
         ('ndarray', (2,))
     """
@@ -143,7 +143,7 @@ def to_torch_compatible_state_dict(
     Examples:
         >>> In, Out = (Axis("head", 2), Axis("head_dim", 3)), Axis("embed", 4)
         >>> proj = nx.nn.Linear.init(In, Out, key=jax.random.key(0))
-        >>> {k: v.shape for k, v in nx.state_dict.to_torch_compatible_state_dict(proj).items()}
+        >>> {k: v.shape for k, v in nx.serialization.to_torch_compatible_state_dict(proj).items()}
         {'weight': (4, 6), 'bias': (4,)}
     """
     t = eqx.filter(t, filter)
@@ -173,8 +173,8 @@ def from_torch_compatible_state_dict(
     Examples:
         >>> In, Out = (Axis("head", 2), Axis("head_dim", 3)), Axis("embed", 4)
         >>> proj = nx.nn.Linear.init(In, Out, key=jax.random.key(0))
-        >>> state = nx.state_dict.to_torch_compatible_state_dict(proj)
-        >>> back = nx.state_dict.from_torch_compatible_state_dict(proj, state)
+        >>> state = nx.serialization.to_torch_compatible_state_dict(proj)
+        >>> back = nx.serialization.from_torch_compatible_state_dict(proj, state)
         >>> bool((back.weight == proj.weight).all())
         True
     """

@@ -7,7 +7,7 @@ A module's state dict is normally the dotted path of each array field (see
   drops a field's name from them (`{"stacked": None}`);
 * `to_state_dict` / `from_state_dict` replace the walk for this module entirely;
 * `flatten_for_export` / `unflatten_from_export` give the torch layout used by
-  `namedax.state_dict.to_torch_compatible_state_dict`: every multi-axis input or output
+  `namedax.serialization.to_torch_compatible_state_dict`: every multi-axis input or output
   of a layer merged into one axis, as `torch.nn.Linear` stores a 2-d weight.
 
 `Linear`, `LayerNorm` and `RmsNorm` subclass it. The flattening helpers here merge only
@@ -43,7 +43,7 @@ class ModuleWithStateDictSerialization(eqx.Module):
     Subclass it and override any of the methods; the defaults give the plain layout.
 
     Examples:
-        >>> class Block(nx.state_dict.ModuleWithStateDictSerialization):
+        >>> class Block(nx.serialization.ModuleWithStateDictSerialization):
         ...     proj: nx.nn.Linear
         ...     def _state_dict_key_map(self):
         ...         return {"proj": "dense"}

@@ -1,4 +1,4 @@
-"""`haliax._src.rearrange` under `install_as_haliax()`: the einops-style pattern form."""
+"""`haliax._src.rearrange`: the einops-style pattern form."""
 
 from namedax.ops._rearrange import rearrange as rearrange
 

@@ -1,4 +1,4 @@
-"""`haliax.core` under `install_as_haliax()`: the NamedArray type and its array manipulations."""
+"""`haliax.core`: the NamedArray type and its array manipulations."""
 
 from namedax.core._array import NamedArray as NamedArray, named as named
 from namedax.core._broadcast import (

@@ -1,7 +1,7 @@
-"""`haliax._src.util` under `install_as_haliax()`.
+"""`haliax._src.util`.
 
 Examples:
-    >>> from namedax.compat.haliax_src.util import index_where
+    >>> from namedax.compat.haliax._src.util import index_where
     >>> index_where(lambda a: a.name == "b", make_axes(a=1, b=2, c=3))
     1
 """

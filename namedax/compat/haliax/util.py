@@ -1,7 +1,7 @@
-"""`haliax.util` under `install_as_haliax()`: predicates and a string-constant class helper.
+"""`haliax.util`: predicates and a string-constant class helper.
 
 Examples:
-    >>> from namedax.compat.haliax_util import StringHolderEnum, is_jax_or_hax_array_like
+    >>> from namedax.compat.haliax.util import StringHolderEnum, is_jax_or_hax_array_like
     >>> class Mode(metaclass=StringHolderEnum):
     ...     TRAIN = "train"
     ...     EVAL = "eval"
@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from namedax.compat.haliax.jax_utils import is_jax_array_like
 from namedax.core._array import is_named_array as is_named_array
-from namedax.jax_utils import is_jax_array_like
 
 
 class StringHolderEnum(type):

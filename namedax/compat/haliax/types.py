@@ -1,7 +1,7 @@
-"""Type aliases for annotating code that uses namedax (also `haliax.types`).
+"""`haliax.types`: type aliases for annotating code that uses named arrays.
 
 Examples:
-    >>> from namedax.types import Scalar, PrecisionLike
+    >>> from namedax.compat.haliax.types import Scalar, PrecisionLike
     >>> def scale(x: NamedArray, by: Scalar, precision: PrecisionLike = None) -> NamedArray:
     ...     return x * by
     >>> scale(nx.ones(Axis("embed", 2)), 3.0).array.tolist()

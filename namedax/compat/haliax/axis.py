@@ -1,7 +1,7 @@
-"""Axes and axis specs: `Axis`, the `AxisSpec` family and the functions that combine them.
+"""`haliax.axis`: `Axis`, the `AxisSpec` family and the functions that combine them.
 
 Examples:
-    >>> from namedax.axis import Axis, concat_axes, eliminate_axes
+    >>> from namedax.compat.haliax.axis import Axis, concat_axes, eliminate_axes
     >>> Batch, Embed = Axis("batch", 2), Axis("embed", 3)
     >>> eliminate_axes(concat_axes(Batch, Embed), "batch")
     (Axis(name='embed', size=3),)

@@ -1,4 +1,4 @@
-"""The `dot_general=` interface of `nn.Linear` (`haliax.quantization` under `install_as_haliax()`).
+"""The `dot_general=` interface of `nn.Linear` (`haliax.quantization`).
 
 `nn.Linear.init(..., dot_general=op)` computes the layer's product with `op` instead of
 `jax.lax.dot_general`; `op` takes `jax.lax.dot_general`'s parameters. This is the hook
@@ -14,7 +14,7 @@ namedax does not provide fp8/int8 matmuls themselves (Haliax's `Fp8DotGeneralOp`
 `NotImplementedError`, and importing those op classes is an `ImportError`.
 
 Examples:
-    >>> from namedax.quantization import DotGeneralOp
+    >>> from namedax.compat.haliax.quantization import DotGeneralOp
     >>> In, Out = Axis("in", 3), Axis("out", 2)
     >>> key = jax.random.key(0)
     >>> layer = nx.nn.Linear.init(In, Out, key=key, dot_general=DotGeneralOp.default())
@@ -33,7 +33,7 @@ import equinox as eqx
 import jax
 from jax.typing import DTypeLike
 
-from namedax.types import PrecisionLike
+from namedax.compat.haliax.types import PrecisionLike
 
 __all__ = [
     "DefaultDotGeneralOp",

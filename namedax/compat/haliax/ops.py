@@ -1,4 +1,4 @@
-"""`haliax.ops` under `install_as_haliax()`: structural ops, `where`, `clip` and set ops."""
+"""`haliax.ops`: structural ops, `where`, `clip` and set ops."""
 
 from namedax.ops._bits import packbits as packbits, unpackbits as unpackbits
 from namedax.ops._comparison import isclose as isclose

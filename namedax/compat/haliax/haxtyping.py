@@ -1,13 +1,13 @@
-"""Short dtype annotations: `f32["batch embed"]` is `Float32[NamedArray, "batch embed"]`.
+"""`haliax.haxtyping`: short dtype annotations, `f32["batch"]` for `Float32[NamedArray, "batch"]`.
 
 One name per dtype (`f32`, `bf16`, `i32`, `bool_`, ...) and per dtype category
 (`Float`, `Int`, `UInt`, `Complex`). Subscript with an axes spec alone for a NamedArray
 (`f32["batch ... embed"]`, the spec forms of `namedax.typing`), or with an array type
 and a spec for any array (`f32[jax.Array, "b c"]` is jaxtyping's `Float32[jax.Array, "b c"]`).
-This is also `haliax.haxtyping` under `install_as_haliax()`.
+namedax's own annotations are `namedax.typing`'s (`Float[NamedArray, "batch embed"]`).
 
 Examples:
-    >>> from namedax.haxtyping import f32, i32, Float
+    >>> from namedax.compat.haliax.haxtyping import f32, i32, Float
     >>> x = nx.zeros(make_axes(batch=2, embed=3))
     >>> isinstance(x, f32["batch embed"]), isinstance(x, i32["batch embed"])
     (True, False)
@@ -58,7 +58,9 @@ class _ShorthandMeta(_AnnotationFormMeta):
 
 
 def _shorthand(name: str, dtype: Any) -> Any:
-    return _ShorthandMeta(name, (), {"_dtype": dtype, "__module__": "namedax.haxtyping"})
+    return _ShorthandMeta(
+        name, (), {"_dtype": dtype, "__module__": "namedax.compat.haliax.haxtyping"}
+    )
 
 
 if TYPE_CHECKING:  # for static checkers each shorthand is the array type it annotates

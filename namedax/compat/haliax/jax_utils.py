@@ -1,9 +1,7 @@
-"""JAX helpers for model code: PRNG key splitting, named scopes, checkpoint names.
-
-These are also `haliax.jax_utils` under `install_as_haliax()`.
+"""`haliax.jax_utils`: JAX helpers for model code: key splitting, named scopes, checkpoint names.
 
 Examples:
-    >>> from namedax.jax_utils import maybe_rng_split, shaped_rng_split
+    >>> from namedax.compat.haliax.jax_utils import maybe_rng_split, shaped_rng_split
     >>> shaped_rng_split(jax.random.key(0), (2, 3)).shape
     (2, 3)
     >>> maybe_rng_split(None, 3)
@@ -37,7 +35,7 @@ def is_jax_array_like(x: Any) -> bool:
     True for jax and NumPy arrays, `jax.ShapeDtypeStruct` and NamedArrays.
 
     Examples:
-        >>> from namedax.jax_utils import is_jax_array_like
+        >>> from namedax.compat.haliax.jax_utils import is_jax_array_like
         >>> is_jax_array_like(jnp.zeros(2)), is_jax_array_like(2.0)
         (True, False)
     """
@@ -48,7 +46,7 @@ def is_in_jit() -> bool:
     """Whether the caller is being traced (inside `jit`, `grad`, `vmap`, ...).
 
     Examples:
-        >>> from namedax.jax_utils import is_in_jit
+        >>> from namedax.compat.haliax.jax_utils import is_in_jit
         >>> is_in_jit(), bool(jax.jit(lambda: jnp.array(is_in_jit()))())
         (False, True)
     """
@@ -59,7 +57,7 @@ def is_scalarish(x: Any) -> bool:
     """Whether `x` is a Python scalar, a 0-d array or a NamedArray without axes.
 
     Examples:
-        >>> from namedax.jax_utils import is_scalarish
+        >>> from namedax.compat.haliax.jax_utils import is_scalarish
         >>> is_scalarish(1.0), is_scalarish(nx.zeros(())), is_scalarish(jnp.zeros(2))
         (True, True, False)
     """
@@ -75,7 +73,7 @@ def ensure_scalar(x: Any, *, name: str = "value") -> Any:
         TypeError: `x` is a NamedArray with axes.
 
     Examples:
-        >>> from namedax.jax_utils import ensure_scalar
+        >>> from namedax.compat.haliax.jax_utils import ensure_scalar
         >>> ensure_scalar(nx.full((), 3)).tolist(), ensure_scalar(2)
         (3, 2)
     """
@@ -96,7 +94,7 @@ def maybe_rng_split(key: Any, num: int = 2) -> Any:
     would derive a new one).
 
     Examples:
-        >>> from namedax.jax_utils import maybe_rng_split
+        >>> from namedax.compat.haliax.jax_utils import maybe_rng_split
         >>> maybe_rng_split(jax.random.key(0), 4).shape
         (4,)
         >>> k = jax.random.key(0)
@@ -114,7 +112,7 @@ def shaped_rng_split(key: Any, split_shape: int | Sequence[int] = 2) -> Any:
     """Split `key` into an array of keys of shape `split_shape` (plus the key's own shape).
 
     Examples:
-        >>> from namedax.jax_utils import shaped_rng_split
+        >>> from namedax.compat.haliax.jax_utils import shaped_rng_split
         >>> shaped_rng_split(jax.random.key(0), 3).shape
         (3,)
     """
@@ -145,7 +143,7 @@ def named_call(f: Any = None, name: str | None = None) -> Any:
     and a `__call__` method is named after its class.
 
     Examples:
-        >>> from namedax.jax_utils import named_call
+        >>> from namedax.compat.haliax.jax_utils import named_call
         >>> @named_call
         ... def double(x):
         ...     return x * 2
@@ -167,7 +165,7 @@ def tree_checkpoint_name(x: T, name: str) -> T:
     `ScanCheckpointPolicy(save_carries=..., ...)` names) then keeps those values.
 
     Examples:
-        >>> from namedax.jax_utils import tree_checkpoint_name
+        >>> from namedax.compat.haliax.jax_utils import tree_checkpoint_name
         >>> tree = {"h": nx.ones(Axis("embed", 2)), "n": 3}
         >>> tree_checkpoint_name(tree, "hidden")["h"].axis_names
         ('embed',)
@@ -185,7 +183,7 @@ def broadcast_prefix(
     """Repeat each leaf of `prefix_tree` over the subtree of `full_tree` below it.
 
     Examples:
-        >>> from namedax.jax_utils import broadcast_prefix
+        >>> from namedax.compat.haliax.jax_utils import broadcast_prefix
         >>> broadcast_prefix({"a": 1, "b": 2}, {"a": (0, 0), "b": [0]})
         {'a': (1, 1), 'b': [2]}
     """

@@ -1,4 +1,4 @@
-"""`haliax._src.scan` under `install_as_haliax()`: the scan family and its checkpoint policy."""
+"""`haliax._src.scan`: the scan family and its checkpoint policy."""
 
 from namedax.transforms._remat import (
     ScanCheckpointPolicy as ScanCheckpointPolicy,

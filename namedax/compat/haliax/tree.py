@@ -1,8 +1,9 @@
-"""Pytree functions that treat NamedArrays as leaves, under short names (`namedax.tree.map`).
+"""`haliax.tree`: `namedax.tree_util`'s functions under short names (`tree.map`).
 
 Examples:
+    >>> from namedax.compat.haliax import tree as htree
     >>> tree = {"w": named(jnp.ones((2, 3)), ("a", "b"))}
-    >>> nx.tree.leaves(nx.tree.map(lambda x: x * 2, tree))[0].axis_names
+    >>> htree.leaves(htree.map(lambda x: x * 2, tree))[0].axis_names
     ('a', 'b')
 """
 

@@ -1,0 +1,1 @@
+"""`haliax._src`: the few internal paths real Haliax code imports."""

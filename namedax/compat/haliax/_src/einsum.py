@@ -1,0 +1,3 @@
+"""`haliax._src.einsum`: the einsum equation forms."""
+
+from namedax.ops._einsum import einsum as einsum

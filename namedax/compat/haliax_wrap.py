@@ -1,1 +1,0 @@
-"""`haliax.wrap` under `install_as_haliax()`."""
