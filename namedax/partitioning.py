@@ -37,7 +37,6 @@ from namedax.core._mapping import (
     ResourceMapping as ResourceMapping,
     axis_mapping as axis_mapping,
     current_axis_mapping as current_axis_mapping,
-    current_axis_mapping as current_thread_local_mapping,
     physical_axis_name as physical_axis_name,
 )
 from namedax.parallel._mesh import ResourceAxis as ResourceAxis, set_mesh as set_mesh
@@ -63,7 +62,18 @@ from namedax.parallel._sharding import (
     shard_with_axis_mapping as shard_with_axis_mapping,
 )
 
-_get_mesh = context_mesh  # Haliax's private name, which Haliax-based code calls
+from namedax.core._deprecation import deprecated_names as _deprecated_names
+
+__getattr__ = _deprecated_names(
+    __name__,
+    {
+        "current_thread_local_mapping": (
+            lambda: current_axis_mapping,
+            "it is `namedax.partitioning.current_axis_mapping` (Haliax's spelling is "
+            "`haliax.partitioning.current_thread_local_mapping` under `install_as_haliax()`)",
+        )
+    },
+)
 
 __all__ = [
     "NamedJitWrapped",
@@ -74,7 +84,6 @@ __all__ = [
     "axis_mapping",
     "context_mesh",
     "current_axis_mapping",
-    "current_thread_local_mapping",
     "fsdp",
     "infer_resource_partitions",
     "named_jit",
