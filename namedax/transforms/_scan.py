@@ -25,7 +25,7 @@ import functools
 import inspect
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import jax
 import numpy as np
@@ -48,6 +48,11 @@ class ScanResultError(TypeError, ValueError):
     is what Haliax code expects here (Haliax fails when it unpacks the result).
     """
 
+P = ParamSpec("P")
+C = TypeVar("C")
+Y = TypeVar("Y")
+R = TypeVar("R")
+
 
 def is_array_like(x: Any) -> bool:
     """Whether `x` is an array (a NamedArray, a JAX array, or a NumPy array or scalar)."""
@@ -65,14 +70,14 @@ def is_named_or_shaped_array_like(x: Any) -> bool:
 
 @readable_defaults
 def scan(
-    f: Callable[..., tuple[Any, Any]],
+    f: Callable[P, tuple[C, Y]],
     axis: AxisSelector,
     *,
     remat: RematSpec = False,
     reverse: bool = False,
     unroll: int | bool = 1,
     is_scanned: bool | Callable[[Any], bool] = is_named_or_shaped_array_like,
-) -> Callable[..., tuple[Any, Any]]:
+) -> Callable[P, tuple[C, Y]]:
     """Scans `f` over a named axis, like `jax.lax.scan` with the axis found by name.
 
     Args:
@@ -165,14 +170,14 @@ def _scanner(
 
 @readable_defaults
 def fold(
-    fn: Callable[..., Any],
+    fn: Callable[P, C],
     axis: AxisSelector,
     *,
     remat: RematSpec = False,
     reverse: bool = False,
     unroll: int | bool = 1,
     is_scanned: bool | Callable[[Any], bool] = is_named_or_shaped_array_like,
-) -> Callable[..., Any]:
+) -> Callable[P, C]:
     """Folds `fn(carry, *x, **kw) -> carry` over a named axis, returning the final carry.
 
     Arguments are split as in `scan`: leaves with the axis are scanned, the rest closed over.
@@ -184,8 +189,10 @@ def fold(
         Array(6., dtype=float32)
     """
 
+    call: Callable[..., C] = fn  # takes (carry, *xs, **kw); P does not split the carry off
+
     def step(carry: Any, *args: Any, **kwargs: Any) -> tuple[Any, None]:
-        new_carry = fn(carry, *args, **kwargs)
+        new_carry = call(carry, *args, **kwargs)
         _check_fold_result(carry, new_carry, fn)
         return new_carry, None
 
@@ -201,14 +208,14 @@ def fold(
 
 @readable_defaults
 def map(  # the Haliax name
-    fn: Callable[..., Any],
+    fn: Callable[P, R],
     axis: AxisSelector,
     *,
     remat: RematSpec = False,
     reverse: bool = False,
     unroll: int | bool = 1,
     is_mapped: bool | Callable[[Any], bool] = is_named_or_shaped_array_like,
-) -> Callable[..., Any]:
+) -> Callable[P, R]:
     """Applies `fn(*x, **kw) -> y` at each position of a named axis, sequentially.
 
     Like `jax.lax.map`: one step at a time (memory of one step), outputs stacked with the
