@@ -300,8 +300,11 @@ class NamedArray:
         return _display.treescope_repr(self, path, subtree_renderer)
 
     # --- bound by namedax.ops._methods (declared here for type checkers) ---------------------
-    __add__: Callable[[Any], NamedArray]
-    __radd__: Callable[[Any], NamedArray]
+    if TYPE_CHECKING:  # methods, not attributes: `sum(arrays)` needs an `__radd__` taking 0
+
+        def __add__(self, other: Any, /) -> NamedArray: ...
+        def __radd__(self, other: Any, /) -> NamedArray: ...
+
     __sub__: Callable[[Any], NamedArray]
     __rsub__: Callable[[Any], NamedArray]
     __mul__: Callable[[Any], NamedArray]
