@@ -274,3 +274,20 @@ def test_help_shows_parameters_for_every_public_function_and_method():
             if f"method {path}.{m}" not in FORWARDING and forwards_everything(getattr(cls, m))
         ]
     assert not bare, f"help() shows only (*args, **kwargs) for {bare}"
+
+
+def test_transforms_return_the_callee_signature():
+    """`vmap`, `scan`, `fold` and `map` return a function typed as their callee (ParamSpec)."""
+    _, where, _ = _pyright_run()
+    revealed = {
+        where[line]: match["type"]
+        for line, message in _diagnostics("revealed.py", "information")
+        if (match := _REVEALED.match(message))
+    }
+    for name, returned in [
+        ("vmap", "(**P@vmap) -> R@vmap"),
+        ("scan", "(**P@scan) -> tuple[C@scan, Y@scan]"),
+        ("fold", "(**P@fold) -> C@fold"),
+        ("map", "(**P@map) -> R@map"),
+    ]:
+        assert revealed[f"function namedax.{name}"].endswith(f"-> ({returned})"), name

@@ -7,7 +7,7 @@ editor shows. The code sits in functions so that importing this file does nothin
 
 from __future__ import annotations
 
-from typing import assert_type
+from typing import Literal, assert_type
 
 import equinox as eqx
 import jax
@@ -96,6 +96,43 @@ def attention(q: NamedArray, k: NamedArray, v: NamedArray, mask: NamedArray) -> 
     assert_type(by_name, NamedArray)
     nx.nn.dot_product_attention(KPos, Key, q, k, v, mask=mask, scale=0.5)  # error: No overloads
     nx.nn.dot_product_attention(KPos, Key, q, k)  # error: No overloads
+
+
+def norm_sq(v: NamedArray) -> NamedArray:
+    return (v * v).sum()
+
+
+def with_aux(v: NamedArray) -> tuple[NamedArray, jax.Array]:
+    return v, v.array
+
+
+def running_total(total: NamedArray, w: NamedArray) -> NamedArray:
+    return total + w
+
+
+def scan_step(total: NamedArray, w: NamedArray) -> tuple[NamedArray, jax.Array]:
+    return total + w, w.array
+
+
+def transforms(x: NamedArray) -> None:
+    # vmap, scan, fold and map keep the callee's parameters and return type.
+    assert_type(nx.vmap(norm_sq, Batch)(x), NamedArray)
+    assert_type(nx.vmap(with_aux, (Batch, Embed))(x), tuple[NamedArray, jax.Array])
+    assert_type(nx.scan(scan_step, Layers)(x, x), tuple[NamedArray, jax.Array])
+    assert_type(nx.fold(running_total, Layers, remat=True)(x, x), NamedArray)
+    assert_type(nx.map(with_aux, Layers)(x), tuple[NamedArray, jax.Array])
+    assert_type(nx.vmap(nx.fold(running_total, Layers), Batch)(x, x), NamedArray)
+    nx.vmap(norm_sq, Batch)(x, x)  # error: Expected 1 positional argument
+    nx.fold(running_total, Layers)(x)  # error: Argument missing for parameter "w"
+    nx.map(norm_sq, Layers)(v=x, w=x)  # error: No parameter named "w"
+    _ = nx.vmap(norm_sq, Batch)(x).missing  # error: Cannot access attribute "missing"
+
+
+def builtin_sum(xs: list[NamedArray], x: NamedArray) -> None:
+    # sum() starts from the int 0, which NamedArray.__radd__ accepts.
+    assert_type(sum(xs), NamedArray | Literal[0])
+    assert_type(sum(xs, start=x), NamedArray)
+    assert_type(sum(xs, x * 0), NamedArray)
 
 
 class Block(eqx.Module):

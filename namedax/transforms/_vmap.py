@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import Any, ParamSpec, TypeAlias, TypeVar
 
 import jax
 import numpy as np
@@ -36,6 +36,9 @@ from namedax.core._signature_defaults import readable_defaults
 from namedax.transforms._lifting import is_array, split_output, stack_output
 
 __all__ = ["vmap"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 UnnamedAxisSpec: TypeAlias = int | Callable[[Any], int | None] | None
 """How a plain array leaf is mapped: a dimension, `None` (not mapped) or a callable."""
@@ -51,13 +54,13 @@ def arrays_on_first_dim(leaf: Any) -> int | None:
 
 @readable_defaults
 def vmap(
-    fn: Callable[..., Any],
+    fn: Callable[P, R],
     axis: AxisSelection,
     *,
     default: UnnamedAxisSpec = arrays_on_first_dim,
     args: Sequence[Any] = (),
     kwargs: Mapping[str, Any] | None = None,
-) -> Callable[..., Any]:
+) -> Callable[P, R]:
     """Vectorises `fn` over one or more named axes.
 
     Args:
@@ -73,7 +76,9 @@ def vmap(
         kwargs: Specs by parameter name (also for parameters passed by position).
 
     Returns:
-        The mapped function.
+        The mapped function. It takes the arguments `fn` takes and returns what `fn`
+        returns (with the axis added), and type checkers see it so: its parameter and
+        return types are `fn`'s.
 
     Raises:
         ValueError: (when called) if the mapped arguments disagree on the size of the
@@ -101,7 +106,7 @@ def vmap(
         (spec_args, spec_kwargs), is_leaf=_is_spec_leaf
     )[0]:
         _check_spec(spec, ("args", "kwargs")[path[0].idx] + jax.tree_util.keystr(path[1:]))
-    mapped = fn
+    mapped: Callable[P, R] = fn
     for ax in reversed(axes):
         mapped = _vmap_one(mapped, ax, default, spec_args, spec_kwargs)
     return mapped
