@@ -23,7 +23,14 @@ import numpy as np
 from namedax.core._array import NamedArray
 from namedax.core._errors import describe
 
-__all__ = ["cast_problem", "check_key", "check_saveable", "numeric_kind", "to_jax"]
+__all__ = [
+    "cast_problem",
+    "check_key",
+    "check_saveable",
+    "dtype_problem",
+    "numeric_kind",
+    "to_jax",
+]
 
 _KINDS = (  # (abstract dtype, kind), most specific first
     (jnp.bool_, "b"),
@@ -74,6 +81,43 @@ def _out_of_range(values: Any, target: np.dtype) -> bool:
     return bool(host.min() < info.min or host.max() > info.max)
 
 
+def _kind_problem(source: np.dtype, target: np.dtype) -> str | None:
+    have, want = numeric_kind(source), numeric_kind(target)
+    if have is None:
+        return f"it holds {source.name} values, which are not numbers"
+    if want is None or source == target or want in _LOSSLESS_INTO[have]:
+        return None
+    return (
+        f"it holds {source.name} values and the template is {target.name}: a "
+        f"{_KIND_NAMES[have]} to {_KIND_NAMES[want]} cast "
+        + ("drops the imaginary part" if have == "c" else "truncates")
+    )
+
+
+def _narrows_integers(source: np.dtype, target: np.dtype) -> bool:
+    kinds = (numeric_kind(source), numeric_kind(target))
+    return all(k in ("u", "i") for k in kinds) and not np.can_cast(source, target, "safe")
+
+
+def dtype_problem(source: Any, target: Any) -> str | None:
+    """Why a cast from dtype `source` to `target` may change values, or None (no values seen).
+
+    Examples:
+        >>> import numpy as np
+        >>> from namedax.io._checks import dtype_problem
+        >>> dtype_problem(np.int64, np.int8)
+        'it holds int64 values and the template is int8, which may not hold them all'
+    """
+    source, target = np.dtype(source), np.dtype(target)
+    problem = _kind_problem(source, target)
+    if problem is None and _narrows_integers(source, target):
+        return (
+            f"it holds {source.name} values and the template is {target.name}, which may "
+            "not hold them all"
+        )
+    return problem
+
+
 def cast_problem(values: Any, target: Any) -> str | None:
     """Why casting `values` to the dtype `target` would change them, or None if it is safe.
 
@@ -84,26 +128,18 @@ def cast_problem(values: Any, target: Any) -> str | None:
         'it holds float32 values and the template is int32: a float to integer cast truncates'
         >>> cast_problem(np.array([300]), np.int8)
         'it holds int64 values outside the range of the template dtype int8'
+        >>> cast_problem(np.array([3]), np.int8) is None
+        True
         >>> cast_problem(np.ones(2, np.float32), np.float16) is None
         True
     """
     source, target = np.dtype(values.dtype), np.dtype(target)
-    have, want = numeric_kind(source), numeric_kind(target)
-    if have is None:
-        return f"it holds {source.name} values, which are not numbers"
-    if want is None or source == target:
-        return None
-    if want not in _LOSSLESS_INTO[have]:
-        return (
-            f"it holds {source.name} values and the template is {target.name}: a "
-            f"{_KIND_NAMES[have]} to {_KIND_NAMES[want]} cast "
-            + ("drops the imaginary part" if have == "c" else "truncates")
-        )
-    if have in "ui" and want in "ui" and _out_of_range(values, target):
+    problem = _kind_problem(source, target)
+    if problem is None and _narrows_integers(source, target) and _out_of_range(values, target):
         return (
             f"it holds {source.name} values outside the range of the template dtype {target.name}"
         )
-    return None
+    return problem
 
 
 def to_jax(array: np.ndarray, where: str) -> jax.Array:

@@ -113,6 +113,10 @@ _ERRORS = (
 )
 
 
+class _Refused(ValueError):
+    """The ValueError `_Archive.fail` raises (not wrapped again where errors are caught)."""
+
+
 class _Archive:
     """An open `.npz` file, read member by member with every claim checked."""
 
@@ -121,7 +125,7 @@ class _Archive:
 
     def fail(self, why: str, key: str | None = None) -> NoReturn:
         where = f"leaf {key!r}" if key is not None else "no complete leaf"
-        raise ValueError(
+        raise _Refused(
             f"load_state_dict: {self.path} is truncated or corrupted at {where}: {why}. Nothing "
             "was loaded; restore the file from a good copy or save it again "
             "(namedax.serialization.save_state_dict)."
@@ -144,6 +148,8 @@ class _Archive:
                     )
                 try:
                     host[key] = self._member(archive, info, key)
+                except _Refused:
+                    raise
                 except _ERRORS as e:
                     self.fail(_cause(e), key)
         return host
@@ -262,8 +268,11 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     path = os.fspath(path)
     with open(path, "rb") as f:
         archive = _Archive(f, path)
-        host = archive.read()
-        dtypes = archive.dtype_table(host)
+        try:
+            host = archive.read()
+            dtypes = archive.dtype_table(host)
+        except _Refused as e:
+            raise ValueError(str(e)) from None  # shown as the plain ValueError it is
     return {key: array.view(dtypes[key]) for key, array in host.items()}
 
 

@@ -16,6 +16,12 @@ state or any pytree of arrays, written by `orbax-checkpoint` (the `checkpoint` e
   is an error naming every leaf that differs;
 * `max_to_keep` keeps the last N steps; `latest_step` picks the newest.
 
+A restore trusts nothing in the step it reads: the recorded named shapes must be
+well-formed and agree with the shapes and dtypes Orbax stored, and with the template's
+(a dtype may change within its kind, such as `float32` to `bfloat16`, but a restore
+never truncates floats to integers or narrows integers). Every failure is a
+`ValueError` naming the step's directory and the leaf.
+
 Orbax writes each step into a temporary directory and renames it when complete, so a
 crash during a save leaves the previous steps intact (an unfinished step is not
 listed). `orbax.checkpoint` is imported only when a `Checkpoints` is made.
@@ -35,6 +41,7 @@ from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._axes import Axis
 from namedax.core._errors import describe, format_axes
 from namedax.core._mapping import ResourceMapping
+from namedax.io._checks import dtype_problem
 from namedax.io._serialization import _path_key
 from namedax.parallel._pspec import infer_resource_partitions, resolve_mesh
 
@@ -52,12 +59,17 @@ def _array_leaves(tree: Any, op: str) -> tuple[dict[str, Any], list[Any], Any]:
     """({key: NamedArray or array}, all leaves, treedef) of a pytree, NamedArrays as leaves."""
     flat, treedef = jax.tree_util.tree_flatten_with_path(tree, is_leaf=is_named_array)
     arrays: dict[str, Any] = {}
+    paths: dict[str, str] = {}
     for path, leaf in flat:
         if isinstance(leaf, NamedArray) or _is_array(leaf):
             key = _path_key(path) or "."
             if key in arrays:
-                raise ValueError(f"{op}: two leaves have the key {key!r}; rename one of them.")
-            arrays[key] = leaf
+                raise ValueError(
+                    f"{op}: two leaves have the key {key!r} (tree{paths[key]} and "
+                    f"tree{jax.tree_util.keystr(path)}), so one would overwrite the other; "
+                    "rename one of them (a dict key containing '.' collides with a nested path)."
+                )
+            arrays[key], paths[key] = leaf, jax.tree_util.keystr(path)
     return arrays, [leaf for _, leaf in flat], treedef
 
 
@@ -175,9 +187,35 @@ class Checkpoints:
         }
 
     def _saved(self, step: int) -> dict[str, Any]:
+        """The step's record of each leaf's axes and shape, checked to be well-formed."""
         ocp = self._ocp
         args = ocp.args.Composite(**{_AXES: ocp.args.JsonRestore()})
-        return self._manager.restore(step, args=args)[_AXES]
+        where = self._step_dir(step)
+        try:
+            saved = self._manager.restore(step, args=args)[_AXES]
+        except _ERRORS as e:
+            raise _corrupted(where, None, f"its record of axes cannot be read ({_cause(e)})") from e
+        if not isinstance(saved, dict):
+            raise _corrupted(where, None, f"its record of axes is {describe(saved)}, not a dict")
+        for key, info in saved.items():
+            problem = _record_problem(info)
+            if problem is not None:
+                raise _corrupted(where, key, f"its recorded named shape {info!r} {problem}")
+        return saved
+
+    def _stored(self, step: int) -> dict[str, tuple[tuple[int, ...], np.dtype]] | None:
+        """The shape and dtype Orbax stored for each array of a step (None if unrecorded)."""
+        where = self._step_dir(step)
+        try:
+            metadata = self._manager.item_metadata(step)[_ARRAYS]
+            tree = getattr(metadata, "tree", metadata)
+            if tree is None:
+                return None
+            return {k: (tuple(int(d) for d in m.shape), np.dtype(m.dtype)) for k, m in tree.items()}
+        except _ERRORS as e:
+            raise _corrupted(
+                where, None, f"Orbax's array metadata cannot be read ({_cause(e)})"
+            ) from e
 
     # --- save -----------------------------------------------------------------------------
 
@@ -256,16 +294,21 @@ class Checkpoints:
         ocp = self._ocp
         saved_axes = self._saved(step)
         arrays, leaves, treedef = _array_leaves(template, op)
-        _check_against(op, self._step_dir(step), saved_axes, arrays)
+        _check_against(op, self._step_dir(step), saved_axes, arrays, self._stored(step))
         mesh = resolve_mesh(mesh, op)
         if mesh is not None and not isinstance(mesh, Mesh):
             raise ValueError(
                 f"{op}: restoring needs a concrete jax.sharding.Mesh, got an abstract one."
             )
         targets = {k: _target(v, mapping, mesh) for k, v in arrays.items()}
-        restored = self._manager.restore(
-            step, args=ocp.args.Composite(**{_ARRAYS: ocp.args.StandardRestore(targets)})
-        )[_ARRAYS]
+        try:
+            restored = self._manager.restore(
+                step, args=ocp.args.Composite(**{_ARRAYS: ocp.args.StandardRestore(targets)})
+            )[_ARRAYS]
+        except _ERRORS as e:
+            raise _corrupted(
+                self._step_dir(step), None, f"its arrays cannot be read ({_cause(e)})"
+            ) from e
         values = iter(
             _wrap(restored[k], v.axes) if isinstance(v, NamedArray) else restored[k]
             for k, v in arrays.items()
@@ -304,10 +347,61 @@ def _target(leaf: Any, mapping: ResourceMapping | None, mesh: Mesh | None) -> ja
     return jax.ShapeDtypeStruct(tuple(array.shape), array.dtype, sharding=sharding)
 
 
+_ERRORS = (ValueError, KeyError, TypeError, AttributeError, OSError, RuntimeError, IndexError)
+
+
+def _cause(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"
+
+
+def _corrupted(where: str, key: str | None, why: str) -> ValueError:
+    leaf = f" (leaf {key!r})" if key is not None else ""
+    return ValueError(
+        f"Checkpoints.restore: the checkpoint {where} is corrupted{leaf}: {why}. Restore "
+        "another step, or save this one again."
+    )
+
+
+def _record_problem(info: Any) -> str | None:
+    """Why a recorded `{"axes": ..., "shape": ...}` is malformed, or None."""
+    if not isinstance(info, dict) or set(info) != {"axes", "shape"}:
+        return "is not a dict of 'axes' and 'shape'"
+    shape, axes = info["shape"], info["axes"]
+    sizes = (int, np.integer)
+    if not isinstance(shape, list) or not all(
+        isinstance(d, sizes) and not isinstance(d, bool) and d >= 0 for d in shape
+    ):
+        return "has a shape that is not a list of non-negative integers"
+    if axes is None:
+        return None
+    if not isinstance(axes, list) or not all(
+        isinstance(a, list) and len(a) == 2 and isinstance(a[0], str) for a in axes
+    ):
+        return "has axes that are not a list of [name, size] pairs"
+    names = [a[0] for a in axes]
+    if [a[1] for a in axes] != list(shape) or len(set(names)) != len(names):
+        return "has axes that do not describe its shape with distinct names"
+    return None
+
+
 def _check_against(
-    op: str, where: str, saved: Mapping[str, Any], arrays: Mapping[str, Any]
+    op: str,
+    where: str,
+    saved: Mapping[str, Any],
+    arrays: Mapping[str, Any],
+    stored: Mapping[str, tuple[tuple[int, ...], np.dtype]] | None = None,
 ) -> None:
-    """The ValueError listing every leaf whose presence, axes or shape differ from the template."""
+    """The ValueError listing every leaf whose presence, axes, shape or dtype differ."""
+    if stored is not None and set(stored) != set(saved):
+        odd = sorted(set(stored) ^ set(saved))
+        raise _corrupted(
+            where, odd[0], f"its arrays and its record of axes name different leaves ({odd})"
+        )
+    for key, (shape, _) in (stored or {}).items():
+        if tuple(saved[key]["shape"]) != shape:
+            raise _corrupted(
+                where, key, f"Orbax stored shape {shape}, its record says {saved[key]['shape']}"
+            )
     problems = []
     missing = [k for k in arrays if k not in saved]
     extra = [k for k in saved if k not in arrays]
@@ -321,9 +415,13 @@ def _check_against(
                 f"{key} was saved as {_describe_leaf(saved[key])}, the template has "
                 f"{_describe_leaf(_leaf_json(leaf))}"
             )
+        elif key in (stored or {}):
+            problem = dtype_problem(stored[key][1], _positional(leaf).dtype)
+            if problem is not None:
+                problems.append(f"{key}: {problem}")
     if problems:
         raise ValueError(
             f"{op}: the checkpoint {where} does not match the template: "
             + "; ".join(problems)
-            + ". Restore into a template of the same model (same axes and sizes)."
+            + ". Restore into a template of the same model (same axes, sizes and dtypes)."
         )

@@ -17,8 +17,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 from jax.experimental import multihost_utils
 
+from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.io._serialization import StateDict, from_state_dict, to_state_dict
 from namedax.nn._export import ModuleWithStateDictSerialization
 
@@ -167,8 +169,13 @@ def from_torch_compatible_state_dict(
         unflatten: Whether the state dict has merged axes (`flatten_modules_for_export`).
         prefix: The keys' prefix.
 
+    Returns:
+        `t` with the loaded values; each lands on the sharding of the template's leaf,
+        where that is a concrete array.
+
     Raises:
-        ValueError: If keys are missing or shapes differ (naming each key).
+        ValueError: If keys are missing, shapes differ, a dtype would be truncated, or
+            two leaves have the same key (naming each key).
 
     Examples:
         >>> In, Out = (Axis("head", 2), Axis("head_dim", 3)), Axis("embed", 4)
@@ -184,4 +191,15 @@ def from_torch_compatible_state_dict(
         lambda: flatten_modules_for_export(jax.tree_util.tree_map(_zeros_like_abstract, t))
     )
     flat = from_state_dict(flat_template, state_dict, prefix, strict=False)
-    return unflatten_modules_from_export(flat, t)
+    loaded = unflatten_modules_from_export(flat, t)
+    return jax.tree_util.tree_map(_placed_like, loaded, t, is_leaf=is_named_array)
+
+
+def _placed_like(value: Any, like: Any) -> Any:
+    """`value` on the sharding of the template leaf `like`, where that is a concrete array."""
+    if isinstance(value, NamedArray) and isinstance(like, NamedArray):
+        return _wrap(_placed_like(value.array, like.array), value.axes)
+    concrete = isinstance(like, jax.Array) and not isinstance(like, Tracer)
+    if concrete and isinstance(value, jax.Array) and value.shape == like.shape:
+        return jax.device_put(value, like.sharding)
+    return value
