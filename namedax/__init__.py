@@ -279,6 +279,7 @@ from namedax.ops._structural import (
     triu as triu,
 )
 from namedax.ops._where import clip as clip, nonzero as nonzero, where as where
+from namedax.transforms._grad import grad as grad, value_and_grad as value_and_grad
 from namedax.transforms._nmap import nmap as nmap
 from namedax.transforms._remat import ScanCheckpointPolicy as ScanCheckpointPolicy
 from namedax.transforms._scan import fold as fold, map as map, scan as scan
