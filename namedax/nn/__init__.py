@@ -62,6 +62,15 @@ from ._conv import Conv as Conv, ConvTranspose as ConvTranspose
 from ._dropout import Dropout as Dropout, dropout as dropout
 from ._embedding import Embedding as Embedding
 from ._foldable import BlockFoldable as BlockFoldable
+from ._fp8 import Fp8DotGeneralOp as Fp8DotGeneralOp
+from ._grad_state import (
+    CustomGradientAccumulation as CustomGradientAccumulation,
+    OverwriteWithGradient as OverwriteWithGradient,
+    accumulate_gradients as accumulate_gradients,
+    apply_updates as apply_updates,
+    partition_for_grad_overwrite as partition_for_grad_overwrite,
+)
+from ._int8 import Int8DotGeneralOp as Int8DotGeneralOp
 from ._linear import Linear as Linear
 from ._loss import (
     binary_cross_entropy_loss as binary_cross_entropy_loss,
@@ -85,6 +94,12 @@ from ._normalization import (
 from ._pattern import Pattern as Pattern, PatternBlocks as PatternBlocks
 from ._pipeline import Pipeline as Pipeline
 from ._pool import max_pool as max_pool, mean_pool as mean_pool, min_pool as min_pool
+from ._quantize import (
+    DefaultDotGeneralOp as DefaultDotGeneralOp,
+    DotGeneralOp as DotGeneralOp,
+    QuantizationConfig as QuantizationConfig,
+    quantize_linear_layers as quantize_linear_layers,
+)
 from ._reparam import (
     EmbeddingMup as EmbeddingMup,
     EmbeddingStandardParam as EmbeddingStandardParam,
