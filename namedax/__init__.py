@@ -306,6 +306,7 @@ from .partitioning import (
     axis_mapping as axis_mapping,
     fsdp as fsdp,
     named_jit as named_jit,
+    reshard as reshard,
     shard as shard,
     shard_map as shard_map,
 )

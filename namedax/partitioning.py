@@ -9,7 +9,9 @@ changing the mapping, never the model:
   `current_axis_mapping()` reads it and `physical_axis_name(axis)` looks one axis up.
 * `shard(tree)` partitions every NamedArray in a pytree (`device_put` outside `jit`,
   a sharding constraint inside); `auto_sharded(tree)` does so only when a mapping and
-  a mesh are set. `pspec_for(tree)` and `infer_resource_partitions(tree)` give the
+  a mesh are set; `reshard(tree, mapping)` is the explicit request (it needs a
+  mapping) and, on `Explicit` mesh axes, changes the arrays' types.
+  `pspec_for(tree)` and `infer_resource_partitions(tree)` give the
   `PartitionSpec`s / `NamedSharding`s themselves.
 * `named_jit(fn, axis_resources, ...)` is a filtered `jax.jit` that applies mappings
   to inputs and outputs; `fsdp(fn, parameter_mapping, compute_mapping)` is the FSDP
@@ -17,9 +19,12 @@ changing the mapping, never the model:
 * `shard_map(fn, mesh)` is `jax.shard_map` with specs derived from axis names.
 
 The mesh is a `jax.sharding.Mesh`, passed as `mesh=` or set with `jax.set_mesh`.
-Prefer meshes with `AxisType.Auto` axes (`jax.make_mesh(shape, names,
-axis_types=(AxisType.Auto,) * n)`): XLA then propagates shardings through the model
-from the constraints namedax adds. On `Explicit` axes namedax uses `jax.sharding.reshard`.
+On meshes with `AxisType.Auto` axes XLA propagates shardings through the model from
+the constraints namedax's layers add. On `Explicit` axes ("sharding in types")
+namedax uses `jax.sharding.reshard`, and operations that JAX cannot lay out by
+itself (contractions over sharded axes, reshapes, gathers) get their
+`out_sharding` from the result's axis names and the mapping; see
+docs/partitioning.md for which kind to choose.
 
 Examples:
     >>> from jax.sharding import AxisType
@@ -58,6 +63,7 @@ from namedax.parallel._pspec import (
 from namedax.parallel._shard_map import shard_map as shard_map
 from namedax.parallel._sharding import (
     auto_sharded as auto_sharded,
+    reshard as reshard,
     shard as shard,
     shard_with_axis_mapping as shard_with_axis_mapping,
 )
@@ -95,6 +101,7 @@ __all__ = [
     "round_axis_for_partitioning",
     "sharding_for_axis",
     "shard",
+    "reshard",
     "set_mesh",
     "shard_map",
     "shard_with_axis_mapping",

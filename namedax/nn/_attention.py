@@ -31,6 +31,7 @@ from namedax.core._broadcast import apply_aligned, broadcast_arrays
 from namedax.core._errors import describe, format_axes
 from namedax.ops._creation import arange
 from namedax.ops._dot import dot
+from namedax.parallel._sharding import auto_sharded
 
 __all__ = [
     "alibi_attention_bias",
@@ -125,7 +126,7 @@ def dot_product_attention_weights(
     if attention_dtype is not None:
         query, key = query.astype(attention_dtype), key.astype(attention_dtype)
     order = _score_order(query, key, key_names)
-    scores = dot(query, key, axis=key_names, precision=precision, out_axes=order)
+    scores = auto_sharded(dot(query, key, axis=key_names, precision=precision, out_axes=order))
     if bias is not None:
         scores = apply_aligned(op, ("scores", "bias"), jnp.add, (scores, bias))
     if mask is not None:
@@ -234,7 +235,8 @@ def _attention(
     )
     contracted = _names(Key)
     order = tuple(n for n in query.axis_names if n not in contracted)
-    return dot(weights, value, axis=kpos, precision=precision, out_axes=(*order, ...))
+    out = dot(weights, value, axis=kpos, precision=precision, out_axes=(*order, ...))
+    return auto_sharded(out)
 
 
 dot_product_attention.__signature__ = inspect.signature(_attention)  # type: ignore[attr-defined]

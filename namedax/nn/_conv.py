@@ -26,6 +26,7 @@ import jax.numpy as jnp
 from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, AxisSelection, axis_spec_to_tuple
 from namedax.core._errors import describe, format_axes
+from namedax.parallel._sharding import auto_sharded, explicit_sharded
 
 __all__ = ["Conv", "ConvTranspose", "ConvPadding"]
 
@@ -255,8 +256,8 @@ class _ConvBase(eqx.Module):
         )
         result = _wrap(out, out_axes)
         if self.bias is not None:
-            result = result + self.bias
-        return result
+            result = result + explicit_sharded(self.bias)
+        return auto_sharded(result)  # laid out by the axis mapping, if one is set
 
     def _check_sizes(self, op: str, spatial_sizes: tuple[int, ...], out_sizes: list[int]) -> None:
         for name, size, out in zip(self.Spatial, spatial_sizes, out_sizes, strict=True):

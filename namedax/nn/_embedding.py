@@ -15,6 +15,8 @@ from namedax.core._errors import describe, format_axes
 from namedax.core._tree_util import resize_axis
 from namedax.ops._dot import dot
 from namedax.ops._indexing import take
+from namedax.ops._out_sharding import out_sharding, sharding_errors
+from namedax.parallel._sharding import auto_sharded
 
 from ._reparam import AbstractEmbeddingReparam, EmbeddingStandardParam, scaled
 
@@ -138,7 +140,17 @@ class Embedding(eqx.Module):
                 f"{clash[0].name!r}, which the table {format_axes(self.weight.axes)} also has. "
                 "Rename it."
             )
-        return scaled(take(self.weight, self.Vocab, input_ids), self.reparam.active_scale)
+        return auto_sharded(scaled(self._lookup(input_ids), self.reparam.active_scale))
+
+    def _lookup(self, input_ids: NamedArray) -> NamedArray:
+        """`take(weight, Vocab, input_ids)`; on an explicit mesh with the gather's out_sharding."""
+        p = self.weight.axis_names.index(self.Vocab.name)
+        axes = self.weight.axes[:p] + input_ids.axes + self.weight.axes[p + 1 :]
+        spec = out_sharding(axes, "Embedding.embed")
+        if spec is None:
+            return take(self.weight, self.Vocab, input_ids)
+        with sharding_errors("Embedding.embed", self.weight.axes, input_ids.axes):
+            return self.weight.at[{self.Vocab.name: input_ids}].get(out_sharding=spec)
 
     def __call__(self, input_ids: NamedArray, *, key: Any = None) -> NamedArray:
         """Same as `embed` (`key` is accepted and ignored)."""
@@ -158,7 +170,8 @@ class Embedding(eqx.Module):
                 raise ValueError(
                     f"Embedding.unembed: x {format_axes(x.axes)} lacks the embedding axis {a}."
                 )
-        return scaled(dot(x, self.weight, axis=embed), self.reparam.unembed_active_scale)
+        logits = dot(x, self.weight, axis=embed)
+        return auto_sharded(scaled(logits, self.reparam.unembed_active_scale))
 
     def resize_embeddings(self, new_size: int, key: Any = None) -> Embedding:
         """The table with `Vocab` resized to `new_size`: cut, or grown with new rows.

@@ -22,6 +22,7 @@ from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, AxisSpec, sized_axes
 from namedax.core._errors import describe, format_axes
 from namedax.ops._dot import dot
+from namedax.parallel._sharding import auto_sharded, explicit_sharded
 
 from ._export import ModuleWithStateDictSerialization, flatten_linear, unflatten_linear
 from ._moe import MoELinear as MoELinear  # Haliax keeps it in `haliax.nn.linear`
@@ -99,7 +100,7 @@ class Linear(ModuleWithStateDictSerialization):
     bias: NamedArray | None
     In: AxisSpec = eqx.field(static=True)
     Out: AxisSpec = eqx.field(static=True)
-    dot_general: Callable[..., Any] | None = eqx.field(static=True, default=None)
+    dot_general: Callable[..., Any] | None = None  # a pytree: fp8 ops carry their scales
     _reparam_cls: type[AbstractLinearReparam] = eqx.field(static=True, default=LinearStandardParam)
 
     @property
@@ -216,8 +217,8 @@ class Linear(ModuleWithStateDictSerialization):
         else:
             out = _custom_dot(self.dot_general, x, weight, w_in)
         if self.bias is not None:
-            out = out + self.bias
-        return out
+            out = out + explicit_sharded(self.bias)
+        return auto_sharded(out)  # the output laid out by the axis mapping, if one is set
 
 
 def _check_inputs(x: NamedArray, ins: tuple[Axis, ...], outs: tuple[Axis, ...]) -> None:

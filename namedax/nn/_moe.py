@@ -20,10 +20,13 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec
 
 from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, replace_axis, sized_axes
 from namedax.core._errors import describe, format_axes
+from namedax.ops._out_sharding import out_sharding, sharding_errors
+from namedax.parallel._sharding import auto_sharded, explicit_sharded
 
 __all__ = ["MoELinear"]
 
@@ -143,15 +146,35 @@ class MoELinear(eqx.Module):
             lhs_ragged_dimensions=(0,),
             rhs_group_dimensions=(w_names.index(self.Experts.name),),
         )
-        out = jax.lax.ragged_dot_general(flat, self.weight.array, sizes, numbers)
         token_axes = tokens.axes[:-1]
-        out = out.reshape(*(a.size for a in token_axes), self.Out.size)
+        spec = out_sharding((*token_axes, self.Out), "MoELinear")
+        with sharding_errors("MoELinear", inputs.axes, self.weight.axes):
+            out = jax.lax.ragged_dot_general(
+                flat, self.weight.array, sizes, numbers, out_sharding=_flat_spec(spec)
+            )
+            out = jax.lax.reshape(
+                out, (*(a.size for a in token_axes), self.Out.size), out_sharding=spec
+            )
         result = _wrap(out, (*token_axes, self.Out))
         order = tuple(a.name for a in replace_axis(inputs.axes, self.In, self.Out))
         result = result.rearrange(order)
         if self.bias is not None:
-            result = result + self.bias
-        return result
+            result = result + explicit_sharded(self.bias)
+        return auto_sharded(result)
+
+
+def _flat_spec(spec: PartitionSpec | None) -> PartitionSpec | None:
+    """The spec of the flattened `(rows, Out)` result, given the one of `(*tokens, Out)`.
+
+    The rows keep the leading token axis's sharding when it is the only sharded token
+    axis (the row-major merge then keeps each shard contiguous); otherwise the rows are
+    replicated and the reshape back lays the tokens out.
+    """
+    if spec is None:
+        return None
+    *tokens, out = spec
+    lead = tokens[0] if tokens and all(e is None for e in tokens[1:]) else None
+    return PartitionSpec(lead, out)
 
 
 def _check_inputs(inputs: Any, In: Axis, Out: Axis) -> None:

@@ -27,6 +27,7 @@ from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, AxisSelection, AxisSpec, axis_positions, sized_axes
 from namedax.core._broadcast import align_array
 from namedax.core._errors import describe, format_axes
+from namedax.parallel._sharding import auto_sharded, explicit_sharded
 
 from ._export import ModuleWithStateDictSerialization, flatten_norm, unflatten_norm
 
@@ -237,10 +238,10 @@ class LayerNormBase(ModuleWithStateDictSerialization):
     def _affine(self, op: str, out: jax.Array, x: NamedArray) -> NamedArray:
         out = out.astype(x.dtype)
         if self.weight is not None:
-            out = out * _aligned(op, "weight", self.weight, x)
+            out = out * _aligned(op, "weight", explicit_sharded(self.weight), x)
         if self.bias is not None:
-            out = out + _aligned(op, "bias", self.bias, x)
-        return _wrap(out, x.axes)
+            out = out + _aligned(op, "bias", explicit_sharded(self.bias), x)
+        return auto_sharded(_wrap(out, x.axes))  # keeps the input's mapped layout
 
     def _input(self, op: str, x: NamedArray) -> tuple[jax.Array, tuple[int, ...]]:
         positions = _positions(op, x, self.axis)

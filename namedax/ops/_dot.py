@@ -9,7 +9,9 @@ preferred_element_type)` and lowered to a single `jnp.einsum` (one letter per ax
 name), so two operands compile to one `dot_general`. The plan holds the einsum
 wrapped in an inlined `jax.jit`: under a transformation it traces straight into the
 caller's program, and eagerly it runs from JAX's compiled-call cache instead of
-re-planning the contraction every call.
+re-planning the contraction every call. On a mesh with Explicit axes the result's
+`out_sharding` comes from its axis names and the current axis mapping
+(`namedax.ops._out_sharding`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, AxisSelection, arrange_axes, axis_spec_to_tuple
 from namedax.core._errors import describe, format_axes
 from namedax.core._signature_defaults import Sentinel
+from namedax.ops._out_sharding import JaxShardingTypeError, explain_sharding_error, out_sharding
 
 __all__: list[str] = []  # the public names are re-exported by namedax/__init__.py
 
@@ -83,7 +86,13 @@ def dot(
         ]
     except (KeyError, TypeError, AttributeError):
         fn, result_axes = _planned(arrays, axis, precision, preferred_element_type, out_axes)
-    return _wrap(fn(*[x.array for x in arrays]), result_axes)
+    spec = out_sharding(result_axes, "dot")
+    try:
+        if spec is None:
+            return _wrap(fn(*[x.array for x in arrays]), result_axes)
+        return _wrap(fn(*[x.array for x in arrays], out_sharding=spec), result_axes)
+    except JaxShardingTypeError as e:
+        raise explain_sharding_error("dot", e, tuple(x.axes for x in arrays)) from e
 
 
 def _planned(
@@ -171,7 +180,7 @@ def _plan(
         precision=precision,
         preferred_element_type=preferred_element_type,
     )
-    return jax.jit(fn, inline=True), result
+    return jax.jit(fn, inline=True, static_argnames=("out_sharding",)), result
 
 
 def _contracted(

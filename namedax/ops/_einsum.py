@@ -35,6 +35,7 @@ from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, place_in_partial_order
 from namedax.core._errors import describe, format_axes
 from namedax.core._signature_defaults import readable_defaults
+from namedax.ops._out_sharding import JaxShardingTypeError, explain_sharding_error, out_sharding
 from namedax.ops._patterns import (
     Dots,
     Group,
@@ -127,19 +128,28 @@ def einsum(
         plan = _PLANS[key] = _plan(equation, tuple(a.axes for a in arrays), aliases)
     spec, out_axes = plan
     dot = _dot if _dot_general is None else _dot_general
-    out = _contract(spec, [a.array for a in arrays], precision, preferred_element_type, dot)
+    sharding = out_sharding(out_axes, "einsum")
+    try:
+        out = _contract(
+            spec, [a.array for a in arrays], precision, preferred_element_type, dot, sharding
+        )
+    except JaxShardingTypeError as e:
+        raise explain_sharding_error("einsum", e, tuple(a.axes for a in arrays)) from e
     return _wrap(out, out_axes)
 
 
-def _contract(spec: str, arrays: list[Any], precision: Any, preferred: Any, dot: Any) -> Any:
+def _contract(
+    spec: str, arrays: list[Any], precision: Any, preferred: Any, dot: Any, sharding: Any
+) -> Any:
     """`jnp.einsum(spec, *arrays)`, through a cached `jit` when the options allow.
 
     `jnp.einsum` searches for a contraction order on every call, which dominates its
     eager cost; a jitted wrapper per spec does that once. Under an outer `jit` the
-    wrapper is inlined, so the compiled code is the same.
+    wrapper is inlined, so the compiled code is the same. `sharding` is the
+    `out_sharding` of an explicit mesh, or None.
     """
     if dot is lax.dot_general:
-        key = (spec, precision, preferred)
+        key = (spec, precision, preferred, sharding)
         try:
             fn = _COMPILED.get(key)
         except TypeError:  # an unhashable option: call jnp.einsum directly
@@ -148,12 +158,21 @@ def _contract(spec: str, arrays: list[Any], precision: Any, preferred: Any, dot:
             if fn is None:
                 fn = _COMPILED[key] = jax.jit(
                     functools.partial(
-                        jnp.einsum, spec, precision=precision, preferred_element_type=preferred
+                        jnp.einsum,
+                        spec,
+                        precision=precision,
+                        preferred_element_type=preferred,
+                        out_sharding=sharding,
                     )
                 )
             return fn(*arrays)
     return jnp.einsum(
-        spec, *arrays, precision=precision, preferred_element_type=preferred, _dot_general=dot
+        spec,
+        *arrays,
+        precision=precision,
+        preferred_element_type=preferred,
+        _dot_general=dot,
+        out_sharding=sharding,
     )
 
 

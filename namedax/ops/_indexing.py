@@ -67,6 +67,7 @@ from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, AxisSelector, check_unique_names, resolve_axis
 from namedax.core._broadcast import align_array, is_scalar_like, pair_result_axes
 from namedax.core._errors import describe, format_axes
+from namedax.ops._out_sharding import out_sharding, sharding_errors
 
 __all__: list[str] = []  # the public names are re-exported by namedax/__init__.py
 
@@ -479,10 +480,14 @@ def _iota(n: int, kind: str, value: Any, ax: Axis) -> NamedArray:
     return _wrap(positions, (ax,))
 
 
-def _apply(a: NamedArray, mode: str, payload: Any) -> Any:
+def _apply(a: NamedArray, mode: str, payload: Any, axes: tuple[Axis, ...] = ()) -> Any:
     array = a.array
-    if mode == "numpy":
-        return array[payload]
+    if mode == "numpy":  # a gather: on an explicit mesh JAX needs its out_sharding
+        spec = out_sharding(axes, "index") if axes else None
+        if spec is None:
+            return array[payload]
+        with sharding_errors("index", a.axes):
+            return array.at[payload].get(out_sharding=spec)
     starts: list[Any] = []
     sizes: list[int] = []
     drop: list[int] = []
@@ -554,7 +559,7 @@ def _index(a: NamedArray, indices: Mapping[Any, Any], op: str) -> NamedArray:
     mode, payload, axes = _plan(a, indices, op, allow_dynamic=True)
     if mode == "static" and axes == a.axes:  # every slice is whole
         return a
-    return _wrap(_apply(a, mode, payload), axes)
+    return _wrap(_apply(a, mode, payload, axes), axes)
 
 
 def _getitem(self: NamedArray, key: Any) -> NamedArray:

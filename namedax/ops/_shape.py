@@ -28,6 +28,7 @@ from namedax.core._axes import (
     sized_new_axis,
 )
 from namedax.core._errors import describe, format_axes
+from namedax.ops._out_sharding import JaxShardingTypeError, explain_sharding_error, out_sharding
 
 __all__ = [
     "flatten",
@@ -159,7 +160,17 @@ def flatten_axes(a: NamedArray, old_axes: AxisSelection, new_axis: AxisSelector)
         plan = _FLATTEN_CACHE[key] = _flatten_plan(a.axes, old_axes, new_axis)
     perm, shape, axes = plan
     array = a.array if perm is None else lax.transpose(a.array, perm)
-    return _wrap(lax.reshape(array, shape), axes)
+    return _wrap(_reshape("flatten_axes", array, shape, axes, a.axes), axes)
+
+
+def _reshape(
+    op: str, array: Any, shape: tuple[int, ...], axes: tuple[Axis, ...], src: tuple[Axis, ...]
+) -> Any:
+    """`lax.reshape(array, shape)`, with the result's `out_sharding` on an explicit mesh."""
+    try:
+        return lax.reshape(array, shape, out_sharding=out_sharding(axes, op))
+    except JaxShardingTypeError as e:
+        raise explain_sharding_error(op, e, (src,)) from e
 
 
 def _flatten_plan(
@@ -232,7 +243,8 @@ def unflatten_axis(a: NamedArray, axis: AxisSelector, new_axes: AxisSpec) -> Nam
     axes = _UNFLATTEN_CACHE.get(key)
     if axes is None:
         axes = _UNFLATTEN_CACHE[key] = _unflattened_axes(a.axes, axis, new_axes)
-    return _wrap(lax.reshape(a.array, tuple(ax.size for ax in axes)), axes)
+    shape = tuple(ax.size for ax in axes)
+    return _wrap(_reshape("unflatten_axis", a.array, shape, axes, a.axes), axes)
 
 
 def _hashable_spec(spec: Any) -> Any:
@@ -281,7 +293,7 @@ def ravel(a: NamedArray, new_axis: AxisSelector) -> NamedArray:
     """
     check_named("ravel", a)
     axis = sized_new_axis("ravel", new_axis, a.size, f"the size of the array {format_axes(a.axes)}")
-    return _wrap(lax.reshape(a.array, (axis.size,)), (axis,))
+    return _wrap(_reshape("ravel", a.array, (axis.size,), (axis,), a.axes), (axis,))
 
 
 flatten = ravel

@@ -4,7 +4,8 @@ A NamedArray's `PartitionSpec` has one entry per axis, in the array's own order:
 the mesh axis (or tuple of mesh axes) its name maps to, or `None` (replicated).
 Specs are computed once per (axes, mapping, mesh shape) and cached, and checked on
 the way: every mesh axis must exist, partition an axis whose size it divides, and
-appear at most once per array.
+appear at most once per array (`namedax.ops._out_sharding` computes them, so that
+operations can derive the `out_sharding` of explicit meshes too).
 
 The mesh is the one passed as `mesh=`, else the one set with `jax.set_mesh`, else the
 one of an enclosing `with mesh:` block (JAX's older mesh context).
@@ -13,7 +14,7 @@ one of an enclosing `with mesh:` block (JAX's older mesh context).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
@@ -24,8 +25,14 @@ from jax.sharding import AbstractMesh, Mesh, NamedSharding, PartitionSpec, Singl
 
 from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._axes import Axis, AxisSelection, AxisSelector, axis_spec_to_tuple
-from namedax.core._errors import describe, format_axes, format_path
+from namedax.core._errors import describe, format_path
 from namedax.core._mapping import ResourceMapping, current_axis_mapping, physical_axis_name
+from namedax.ops._out_sharding import (
+    SpecTarget as SpecTarget,
+    format_mesh as _format_mesh,
+    mapping_key as mapping_key,
+    mesh_axes_of as _entry,
+)
 
 __all__ = [
     "infer_resource_partitions",
@@ -47,7 +54,6 @@ except ImportError:  # pragma: no cover
 
 AnyMesh = Mesh | AbstractMesh
 
-_SPEC_CACHE: dict[tuple[Any, ...], PartitionSpec] = {}
 _NO_MESH_FIX = "pass mesh=..., or set one with `with jax.set_mesh(mesh):`"
 
 # --- the mesh -----------------------------------------------------------------------------
@@ -96,105 +102,7 @@ def require_mesh(mesh: AnyMesh | None, op: str) -> AnyMesh:
     return found
 
 
-def _format_mesh(sizes: Mapping[str, int]) -> str:
-    return format_axes(Axis(name, size) for name, size in sizes.items())
-
-
 # --- specs ---------------------------------------------------------------------------------
-
-
-def mapping_key(mapping: ResourceMapping, op: str) -> tuple[Any, ...]:
-    """The mapping as a hashable tuple of items, after checking its values."""
-    items = []
-    for name, value in mapping.items():
-        if isinstance(value, list):
-            value = tuple(value)
-        if not (
-            value is None
-            or isinstance(value, str)
-            or (isinstance(value, tuple) and all(isinstance(v, str) for v in value))
-        ):
-            raise TypeError(
-                f"{op}: the axis mapping sends {name!r} to {value!r}; each value must be a mesh "
-                "axis name, a tuple of mesh axis names, or None."
-            )
-        items.append((name, value))
-    return tuple(items)
-
-
-def _entry(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    return (value,) if isinstance(value, str) else tuple(value)
-
-
-def _compute_spec(
-    op: str,
-    axes: tuple[Axis, ...],
-    mapping: Mapping[str, Any],
-    mesh: AnyMesh | None,
-    check_sizes: bool,
-) -> PartitionSpec:
-    sizes = dict(mesh.shape) if mesh is not None else None
-    used: dict[str, Axis] = {}
-    entries: list[Any] = []
-    where = f"NamedArray{format_axes(axes)}"
-    for ax in axes:
-        phys = _entry(mapping.get(ax.name))
-        for m in phys:
-            if sizes is not None and m not in sizes:
-                raise ValueError(
-                    f"{op}: axis {ax.name!r} (size {ax.size}) of {where} is mapped to mesh axis "
-                    f"{m!r}, but the mesh has no such axis; its axes are "
-                    f"{_format_mesh(sizes)}. Map {ax.name!r} to one of those or None."
-                )
-            other = used.get(m)
-            if other is not None:
-                size = f" (size {sizes[m]})" if sizes is not None else ""
-                raise ValueError(
-                    f"{op}: axes {other.name!r} (size {other.size}) and {ax.name!r} (size "
-                    f"{ax.size}) of {where} are both mapped to mesh axis {m!r}{size}; a mesh axis "
-                    f"can partition only one axis of an array. Map one of them to None or to "
-                    "another mesh axis, e.g. with `axis_mapping({...}, merge=True)`."
-                )
-            used[m] = ax
-        if check_sizes and sizes is not None and phys:
-            parts = int(np.prod([sizes[m] for m in phys]))
-            if ax.size % parts:
-                over = " x ".join(f"{m!r} (size {sizes[m]})" for m in phys)
-                raise ValueError(
-                    f"{op}: axis {ax.name!r} (size {ax.size}) of {where} is mapped to mesh "
-                    f"axis {over}, but {ax.size} is not divisible by {parts}. Make the axis size "
-                    f"a multiple of {parts} (see round_axis_for_partitioning) or map "
-                    f"{ax.name!r} to a smaller mesh axis or None."
-                )
-        entries.append(None if not phys else phys[0] if len(phys) == 1 else phys)
-    return PartitionSpec(*entries)
-
-
-class SpecTarget:
-    """What one call partitions onto: the op name, the mapping and the mesh, with cache keys."""
-
-    __slots__ = ("check_sizes", "key", "mapping", "mesh", "op")
-
-    def __init__(
-        self, op: str, mapping: ResourceMapping, mesh: AnyMesh | None, check_sizes: bool = True
-    ):
-        self.op = op
-        self.mapping = mapping
-        self.mesh = mesh
-        self.check_sizes = check_sizes
-        mesh_key = None if mesh is None else tuple(mesh.shape.items())
-        self.key = (mapping_key(mapping, op), mesh_key, check_sizes)
-
-    def spec(self, axes: tuple[Axis, ...]) -> PartitionSpec:
-        """The spec of an array with these axes (cached); raises `ValueError` if invalid."""
-        key = (axes, self.key)
-        spec = _SPEC_CACHE.get(key)
-        if spec is None:
-            spec = _compute_spec(self.op, axes, self.mapping, self.mesh, self.check_sizes)
-            _SPEC_CACHE[key] = spec
-        return spec
 
 
 def leaf_specs(tree: Any, leaf_spec: Callable[[Any], Any]) -> tuple[list, list, Any]:
