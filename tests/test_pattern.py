@@ -295,7 +295,8 @@ def test_wrong_length_arguments_are_refused_with_the_fix():
         stack.fold(x, nx.named(jnp.ones(4), "layers"), key=KEY)
     assert str(info.value) == (
         "Stacked.fold: args[0] {layers:4} has axis 'layers' of size 4, but the stack has "
-        "layers(6); give one slice per layer."
+        "layers(6); give one slice per layer (a NamedArray argument with the layers axis "
+        "gives layer i its slice i), or rename that axis to pass it whole to every layer."
     )
     with pytest.raises(ValueError, match=re.escape("jax.random.split(key, 6)")):
         stack.fold(x, 1.0, key=jax.random.PRNGKey(0))

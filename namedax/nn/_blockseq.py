@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar, overload
 
 import equinox as eqx
-import jax
-import jax.numpy as jnp
 
-from namedax.core._array import NamedArray, is_named_array
+import namedax.nn._stack_engine as engine
 from namedax.core._axes import Axis
-from namedax.ops._creation import stack as _stack
 from namedax.transforms._remat import RematSpec, ScanCheckpointPolicy
 
-from ._layer_calls import (
-    LayerSequence,
-    _call_method,
-    _check_fold_result,
-    _check_scan_result,
-    _is_array,
-    _slice_arguments,
-    layer_arguments,
-    realigned_carry,
-    realigned_scan_result,
-)
-from ._stacked import SharedSpec, Stacked, _block_name
+from ._foldable import LayerSequence
+from ._stacked import SharedSpec, Stacked
 
 __all__ = ["BlockSeq"]
 
 M = TypeVar("M", bound=eqx.Module)
+C = TypeVar("C")  # the carry of `fold`/`scan`
 B = TypeVar("B", bound=eqx.Module)  # the block type of `BlockSeq.init`
 
 
@@ -118,77 +106,94 @@ class BlockSeq(eqx.Module, LayerSequence, Generic[M]):
             stack = make(*args, key=key, **kwargs)
             return cls(stack.unstacked(), stack.Layers, stack.gradient_checkpointing)
 
-        build.__name__ = f"init_blockseq_{_block_name(Block)}"
+        build.__name__ = f"init_blockseq_{engine.block_name(Block)}"
         return build
 
-    def _call(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        policy = ScanCheckpointPolicy.from_remat(self.gradient_checkpointing)
-        if not policy.rematerialises:
-            return fn
-        return eqx.filter_checkpoint(
-            fn, policy=policy.checkpoint_policy(), prevent_cse=policy.prevent_cse
-        )
-
-    def fold(self, init: Any, *args: Any, unroll: int | bool | None = None, **kwargs: Any) -> Any:
+    def fold(
+        self,
+        init: C,
+        *args: Any,
+        unroll: int | bool | None = None,
+        remat: RematSpec | None = None,
+        **kwargs: Any,
+    ) -> C:
         """`carry = block(carry, *args, **kwargs)` for each block in order; see `Stacked.fold`."""
-        return self.fold_via(_call_method("__call__"))(init, *args, **kwargs)
+        return self._run("__call__", init, args, kwargs, remat, outputs=False)
 
-    def scan(self, init: Any, *args: Any, unroll: int | bool | None = None, **kwargs: Any) -> Any:
+    def scan(
+        self,
+        init: C,
+        *args: Any,
+        unroll: int | bool | None = None,
+        remat: RematSpec | None = None,
+        **kwargs: Any,
+    ) -> tuple[C, Any]:
         """Like `fold` for blocks returning `(carry, output)`; outputs stacked along `Layers`."""
-        return self.scan_via(_call_method("__call__"))(init, *args, **kwargs)
+        return self._run("__call__", init, args, kwargs, remat, outputs=True)
 
     def vmap(self, *args: Any, **kwargs: Any) -> Any:
         """Every block on the same input; outputs stacked along `Layers`. See `Stacked.vmap`."""
-        return self.vmap_via(_call_method("__call__"))(*args, **kwargs)
+        return self.vmap_via("__call__")(*args, **kwargs)
 
     def fold_via(
-        self, fn: Callable[..., Any] | str, *, unroll: int | bool | None = None
+        self,
+        fn: Callable[..., Any] | str,
+        *,
+        unroll: int | bool | None = None,
+        remat: RematSpec | None = None,
     ) -> Callable[..., Any]:
         """Returns `(init, *args, **kwargs) -> carry` folding `fn(block, carry, *args)`."""
-        call = self._call(_call_method(fn))
-
-        def run(init: Any, *args: Any, **kwargs: Any) -> Any:
-            carry = init
-            prepared = layer_arguments((args, kwargs), self.Layers, "BlockSeq.fold")
-            for i, block in enumerate(self.blocks):
-                a, k = _slice_arguments(prepared, self.Layers, i)
-                out = realigned_carry(carry, call(block, carry, *a, **k))
-                _check_fold_result("BlockSeq.fold", carry, out)
-                carry = out
-            return carry
-
-        return run
+        return lambda init, *args, **kwargs: self._run(fn, init, args, kwargs, remat, outputs=False)
 
     def scan_via(
-        self, fn: Callable[..., Any] | str, *, unroll: int | bool | None = None
+        self,
+        fn: Callable[..., Any] | str,
+        *,
+        unroll: int | bool | None = None,
+        remat: RematSpec | None = None,
     ) -> Callable[..., Any]:
         """Returns `(init, *args, **kwargs) -> (carry, outputs)` scanning `fn`."""
-        call = self._call(_call_method(fn))
+        return lambda init, *args, **kwargs: self._run(fn, init, args, kwargs, remat, outputs=True)
 
-        def run(init: Any, *args: Any, **kwargs: Any) -> Any:
-            carry, outputs = init, []
-            prepared = layer_arguments((args, kwargs), self.Layers, "BlockSeq.scan")
-            for i, block in enumerate(self.blocks):
-                a, k = _slice_arguments(prepared, self.Layers, i)
-                out = realigned_scan_result(carry, call(block, carry, *a, **k))
-                _check_scan_result("BlockSeq.scan", carry, out)
-                carry = out[0]
-                outputs.append(out[1])
-            return carry, _stack_outputs(outputs, self.Layers)
-
-        return run
+    def _run(
+        self,
+        fn: Callable[..., Any] | str,
+        init: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        remat: RematSpec | None,
+        *,
+        outputs: bool,
+    ) -> Any:
+        """`fold`/`scan`: a Python loop over the blocks, each step as `Stacked`'s."""
+        op = "BlockSeq.scan" if outputs else "BlockSeq.fold"
+        policy = self.gradient_checkpointing if remat is None else remat
+        call = engine.checkpointed(engine.call_method(fn), policy)
+        prepared = engine.layer_arguments((args, kwargs), self.Layers, op)
+        carry, ys = init, []
+        for i, block in enumerate(self.blocks):
+            step_args = [engine.argument_layer(prepared, self.Layers, i)]
+            out = engine.apply_step(call, [block], carry, step_args, outputs=outputs, op=op)
+            if outputs:
+                carry, (y,) = out
+                ys.append(y)
+            else:
+                carry = out
+        if not outputs:
+            return carry
+        return carry, engine.stack_outputs(ys, self.Layers)
 
     def vmap_via(self, fn: Callable[..., Any] | str) -> Callable[..., Any]:
         """Returns `(*args, **kwargs) -> outputs` applying `fn(block, *args)` to each block."""
-        call = _call_method(fn)
+        call = engine.call_method(fn)
 
         def run(*args: Any, **kwargs: Any) -> Any:
+            prepared = engine.layer_arguments((args, kwargs), self.Layers, "BlockSeq.vmap")
             outputs = []
-            prepared = layer_arguments((args, kwargs), self.Layers, "BlockSeq.vmap")
             for i, block in enumerate(self.blocks):
-                a, k = _slice_arguments(prepared, self.Layers, i)
+                a, k = engine.argument_layer(prepared, self.Layers, i)
                 outputs.append(call(block, *a, **k))
-            return _stack_outputs(outputs, self.Layers)
+            return engine.stack_outputs(outputs, self.Layers)
 
         return run
 
@@ -200,16 +205,10 @@ class BlockSeq(eqx.Module, LayerSequence, Generic[M]):
         """The blocks."""
         return tuple(self.blocks)
 
+    def state_dict_parts(self) -> list[tuple[str, Any]]:
+        """Block `i` under key suffix `"i"` (the layout of the equivalent `Stacked`)."""
+        return [(str(i), block) for i, block in enumerate(self.blocks)]
 
-def _stack_outputs(outputs: list[Any], Layers: Axis) -> Any:
-    """Stacks per-layer outputs: NamedArrays gain `Layers` in front, arrays a leading dimension."""
-
-    def stack(*xs: Any) -> Any:
-        first = xs[0]
-        if isinstance(first, NamedArray):
-            return _stack(Layers, xs)
-        if _is_array(first):
-            return jnp.stack(xs)
-        return first
-
-    return jax.tree_util.tree_map(stack, *outputs, is_leaf=is_named_array)
+    def from_state_dict_parts(self, parts: Sequence[Any]) -> BlockSeq[M]:
+        """This sequence with its blocks replaced by loaded `state_dict_parts` subtrees."""
+        return eqx.tree_at(lambda s: s.blocks, self, tuple(parts))

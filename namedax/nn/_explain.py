@@ -14,7 +14,7 @@ The result is a `str` (print it) that also renders as an HTML table in notebooks
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 import numpy as np
@@ -25,11 +25,8 @@ from namedax.core._axes import Axis
 from namedax.core._errors import format_axes
 from namedax.core._mapping import ResourceMapping, current_axis_mapping, physical_axis_name
 
-from ._layer_calls import _flatten, _is_array
 from ._pattern import leaf_layers, stack_title
-
-if TYPE_CHECKING:
-    from ._stacked import Stacked
+from ._stack_engine import flatten as _flatten, is_array as _is_array
 
 __all__ = ["StackExplanation", "explain_stack"]
 
@@ -75,7 +72,7 @@ def _html_cell(column: str, cell: str) -> str:
     return f"<td>{html.escape(cell)}</td>"
 
 
-def explain_stack(stack: Stacked, mapping: ResourceMapping | None = None) -> StackExplanation:
+def explain_stack(stack: Any, mapping: ResourceMapping | None = None) -> StackExplanation:
     """The table of `Stacked.explain` (see there)."""
     mapping = mapping if mapping is not None else current_axis_mapping()
     leaves = [(path, leaf) for path, leaf in _flatten(stack.stacked) if _is_array(leaf)]

@@ -6,7 +6,7 @@ A model whose layers may be either kind declares the field as `layers: BlockFold
 since Equinox modules cannot inherit from a protocol.
 
 Examples:
-    >>> from namedax.nn.scan import BlockFoldable
+    >>> from namedax.nn import BlockFoldable
     >>> Layers, Embed = Axis("layers", 2), Axis("embed", 3)
     >>> def depth(layers: BlockFoldable[nx.nn.LayerNorm]) -> int:
     ...     return layers.Layers.size
@@ -18,12 +18,50 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 from namedax.core._axes import Axis
 
 __all__ = ["BlockFoldable"]
+
+S = TypeVar("S", bound="LayerSequence")
+
+
+class LayerSequence:
+    """What `Stacked` and `BlockSeq` share as modules: layers indexed by the `Layers` axis."""
+
+    Layers: Axis  # a field of each (Equinox) subclass
+
+    @property
+    def Block(self) -> Axis:  # the Haliax name of the layers axis
+        """The layers axis (Haliax calls it `Block`)."""
+        return self.Layers
+
+    def to_state_dict(self, prefix: str | None = None) -> dict[str, Any]:
+        """This stack's state dict, as `namedax.serialization.to_state_dict(self, prefix)`.
+
+        Each layer is stored under `prefix.i.` (see `namedax.serialization`), so a
+        `Stacked` and the equivalent `BlockSeq` give the same keys.
+
+        Examples:
+            >>> Layers, Embed = Axis("layers", 2), Axis("embed", 3)
+            >>> stack = nx.nn.Stacked.init(Layers, nx.nn.LayerNorm)(Embed)
+            >>> sorted(stack.to_state_dict(prefix="h"))
+            ['h.0.bias', 'h.0.weight', 'h.1.bias', 'h.1.weight']
+            >>> stack.from_state_dict(stack.to_state_dict()).stacked.weight.axes
+            (Axis(name='layers', size=2), Axis(name='embed', size=3))
+        """
+        from namedax.io._serialization import to_state_dict
+
+        return to_state_dict(self, prefix)
+
+    def from_state_dict(self: S, state_dict: Mapping[str, Any], prefix: str | None = None) -> S:
+        """This stack with its arrays read from `state_dict` (the layout of `to_state_dict`)."""
+        from namedax.io._serialization import from_state_dict
+
+        return from_state_dict(self, state_dict, prefix)
+
 
 Block_co = TypeVar("Block_co", covariant=True)
 Carry = TypeVar("Carry")

@@ -26,30 +26,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
-import numpy as np
-from jax import lax
 
-from namedax.core._array import NamedArray, _wrap, is_named_array
+import namedax.nn._stack_engine as engine
+from namedax.core._array import is_named_array
 from namedax.core._axes import Axis
-from namedax.core._errors import argument_paths, describe_tree, format_axes
-from namedax.transforms._scan import fold as _fold, scan as _scan
-from namedax.transforms._vmap import vmap as _vmap
-
-from ._layer_calls import (
-    _call_method,
-    _check_fold_result,
-    _check_scan_result,
-    _is_array,
-    _slice_layer,
-)
-
-if TYPE_CHECKING:
-    from ._stacked import SharedSpec, Stacked
 
 __all__ = ["Pattern", "PatternBlocks"]
 
@@ -189,7 +173,7 @@ def stack_title(unit: Any, Layers: Axis) -> str:
     return type(unit).__name__
 
 
-def leaf_layers(stack: Stacked) -> Callable[[str], str] | None:
+def leaf_layers(stack: Any) -> Callable[[str], str] | None:
     """For a pattern stack, `path -> the global layers the leaf serves` (for `explain()`).
 
     `None` for a plain stack (every leaf serves every layer).
@@ -215,23 +199,80 @@ def _listing(indices: Sequence[int]) -> str:
     return ",".join(shown) if len(shown) <= 4 else ",".join(shown[:2]) + ",...," + shown[-1]
 
 
-def pattern_steps(unit: Any, Layers: Axis) -> Axis:
-    """The axis a stack of `unit` scans over: `Layers`, or its repeats for a pattern."""
+# --- what a stack's unit looks like to the engine: a block, or a pattern's positions ---------
+
+
+def unit_period(unit: Any) -> int:
+    """How many layers one step of a stack of `unit` applies: 1, or the pattern's length."""
+    return len(unit.kinds) if isinstance(unit, PatternBlocks) else 1
+
+
+def unit_blocks(whole: Any) -> list[Any]:
+    """The blocks one step applies, in order: the block itself, or each position's block."""
+    if isinstance(whole, PatternBlocks):
+        return [whole.block(j) for j in range(len(whole.kinds))]
+    return [whole]
+
+
+def unit_names(unit: Any) -> list[str]:
+    """A name per position, for messages."""
     if isinstance(unit, PatternBlocks):
-        return Layers.resize(Layers.size // len(unit.kinds))
-    return Layers
+        return [unit.names[k] for k in unit.kinds]
+    return [type(unit).__name__]
+
+
+def unit_positions(per: Any, unit: Any) -> list[Any]:
+    """The per-layer leaves of each position (the `per` half of `engine.split`)."""
+    return list(per.blocks) if isinstance(unit, PatternBlocks) else [per]
+
+
+def with_unit_positions(per: Any, positions: Sequence[Any], unit: Any) -> Any:
+    """The inverse of `unit_positions`."""
+    if isinstance(unit, PatternBlocks):
+        return eqx.tree_at(lambda p: p.blocks, per, tuple(positions), is_leaf=_is_none)
+    (only,) = positions
+    return only
+
+
+def unit_shared_parts(rest: Any, unit: Any) -> list[tuple[str, Any]]:
+    """The shared leaves as state-dict parts: under the stack's own key, or per kind.
+
+    A pattern's kinds store their shared leaves once, under the index of the kind's first
+    layer, or under the stack's key (like a plain stack's) when the pattern has one kind.
+    """
+    if not isinstance(unit, PatternBlocks):
+        return [("", rest)]
+    return [
+        ("" if len(unit.names) == 1 else str(unit.first_position(kind)), shared)
+        for kind, shared in enumerate(rest.shared)
+        if shared is not None
+    ]
+
+
+def with_unit_shared_parts(rest: Any, loaded: Sequence[Any], unit: Any) -> Any:
+    """The inverse of `unit_shared_parts`."""
+    if not isinstance(unit, PatternBlocks):
+        (only,) = loaded
+        return only
+    parts = iter(loaded)
+    shared = tuple(None if s is None else next(parts) for s in rest.shared)
+    return eqx.tree_at(lambda r: r.shared, rest, shared, is_leaf=_is_none)
+
+
+def _is_none(x: Any) -> bool:
+    return x is None
 
 
 # --- building --------------------------------------------------------------------------------
 
 
 def pattern_builder(
-    cls: type[Stacked],
+    cls: Any,
     Layers: Axis,
     pattern: Pattern,
     gradient_checkpointing: Any,
-    shared: SharedSpec | Mapping[Any, SharedSpec],
-) -> Callable[..., Stacked]:
+    shared: Any,
+) -> Callable[..., Any]:
     """`Stacked.init(Layers, pattern, ...)`: builds each position as a stack over the repeats."""
     P, N = len(pattern), Layers.size
     if N % P:
@@ -245,13 +286,12 @@ def pattern_builder(
     specs = _kind_specs(shared, pattern)
     names = tuple(kind_name(b) for b in pattern.kind_blocks)
 
-    def build(*args: Any, key: Any = None, **kwargs: Any) -> Stacked:
-        from ._stacked import _layer_keys  # _stacked imports this module
-
-        per_keys, _ = _layer_keys(key, Layers, "Stacked.init")
+    def build(*args: Any, key: Any = None, **kwargs: Any) -> Any:
+        per_keys, _ = engine.layer_keys(key, Layers, "Stacked.init")
+        prepared = engine.layer_arguments((args, kwargs), Layers, "Stacked.init", split_keys=False)
         positions = []
-        for j, Block in enumerate(pattern.blocks):
-            a, k = _every_pth((args, kwargs), Layers, j, P, "Stacked.init")
+        cut = engine.positions(prepared, Layers, P)
+        for j, (Block, (a, k)) in enumerate(zip(pattern.blocks, cut, strict=True)):
             keys = None if per_keys is None else per_keys[j::P]
             make = cls.init(Steps, Block, gradient_checkpointing=gradient_checkpointing,
                             shared=specs[pattern.kinds[j]])  # fmt: skip
@@ -289,13 +329,13 @@ def _kind_specs(shared: Any, pattern: Pattern) -> list[Any]:
     return specs
 
 
-def _assemble(positions: list[Stacked], kinds: tuple[int, ...], names: tuple[str, ...]) -> Any:
+def _assemble(positions: list[Any], kinds: tuple[int, ...], names: tuple[str, ...]) -> Any:
     """One `PatternBlocks` from the per-position stacks, keeping each kind's first shared copy."""
     blocks, shared = [], [None] * len(names)
     for j, sub in enumerate(positions):
 
-        def is_shared(path: Any, leaf: Any, sub: Stacked = sub) -> bool:
-            return _is_array(leaf) and not sub._is_per_layer(jax.tree_util.keystr(path), leaf)
+        def is_shared(path: Any, leaf: Any, sub: Any = sub) -> bool:
+            return engine.is_array(leaf) and not sub._is_per_layer(jax.tree_util.keystr(path), leaf)
 
         blocks.append(_keep(sub.stacked, lambda p, x, f=is_shared: not f(p, x)))
         kind = kinds[j]
@@ -313,298 +353,3 @@ def _keep(tree: Any, keep: Callable[[Any, Any], bool]) -> Any:
     return jax.tree_util.tree_map_with_path(
         lambda p, x: x if keep(p, x) else None, tree, is_leaf=is_named_array
     )
-
-
-# --- per-position arguments ----------------------------------------------------------------
-
-
-def _every_pth(tree: Any, Layers: Axis, j: int, P: int, op: str) -> Any:
-    """`tree` with each NamedArray that has `Layers` cut to layers `j, j+P, …` (init's rule)."""
-    paths = iter(argument_paths(tree))
-
-    def cut(x: Any) -> Any:
-        path = next(paths)
-        if isinstance(x, NamedArray) and Layers.name in x.axis_names:
-            return _strided_named(x, Layers, j, P, op, path)
-        return x
-
-    return jax.tree_util.tree_map(cut, tree, is_leaf=is_named_array)
-
-
-def _strided_named(x: NamedArray, Layers: Axis, j: int, P: int, op: str, path: str) -> NamedArray:
-    pos = x.axis_names.index(Layers.name)
-    if x.axes[pos].size != Layers.size:
-        raise ValueError(
-            f"{op}: {path} {format_axes(x.axes)} has axis {Layers.name!r} of size "
-            f"{x.axes[pos].size}, but the stack has {Layers}; give one slice per layer."
-        )
-    array = lax.slice_in_dim(x.array, j, Layers.size, P, axis=pos)
-    steps = Layers.resize(Layers.size // P)
-    return _wrap(array, (*x.axes[:pos], steps, *x.axes[pos + 1 :]))
-
-
-def _is_key(x: Any) -> bool:
-    return isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
-
-
-def _call_positions(
-    tree: Any, Layers: Axis, P: int, op: str
-) -> tuple[list[Any], Callable[[Any], bool]]:
-    """The call arguments of each position, and which of their plain arrays are scanned.
-
-    The call rule of `Stacked`, for layer `i = repeat * P + position`: NamedArrays with
-    `Layers` and plain arrays (ndim >= 1, along their first dimension) give layer `i`
-    slice `i`; a single typed PRNG key is split into one key per layer first; every
-    other value goes whole to every layer. Position `j` gets layers `j, j+P, …`.
-    """
-    N = Layers.size
-    leaves, treedef = jax.tree_util.tree_flatten(tree, is_leaf=is_named_array)
-    paths = argument_paths(tree)
-    columns: list[list[Any]] = [[] for _ in range(P)]
-    sliced: set[int] = set()
-    for leaf, path in zip(leaves, paths, strict=True):
-        if _is_key(leaf) and leaf.ndim == 0:
-            leaf = jax.random.split(leaf, N)
-        if isinstance(leaf, NamedArray):
-            cuts = [
-                _strided_named(leaf, Layers, j, P, op, path) if Layers.name in leaf.axis_names
-                else leaf
-                for j in range(P)
-            ]  # fmt: skip
-        elif isinstance(leaf, (jax.Array, np.ndarray)) and np.ndim(leaf) >= 1:
-            cuts = [_strided_plain(leaf, Layers, j, P, op, path) for j in range(P)]
-            sliced.update(id(c) for c in cuts)
-        else:
-            cuts = [leaf] * P
-        for j in range(P):
-            columns[j].append(cuts[j])
-    positions = [jax.tree_util.tree_unflatten(treedef, column) for column in columns]
-    return positions, lambda leaf: id(leaf) in sliced
-
-
-def _strided_plain(x: Any, Layers: Axis, j: int, P: int, op: str, path: str) -> Any:
-    n = np.shape(x)[0]
-    if n != Layers.size:
-        hint = (
-            f" To give each layer its own key, split it: jax.random.split(key, {Layers.size})."
-            if np.shape(x) == (2,) and x.dtype == jnp.uint32
-            else " To pass it whole to every layer, close over it or make it a NamedArray."
-        )
-        raise ValueError(
-            f"{op}: {path} is a plain array of shape {np.shape(x)}; plain array arguments are "
-            f"sliced per layer along their first dimension, which must be {Layers} (the "
-            f"number of layers), not {n}.{hint}"
-        )
-    return lax.slice_in_dim(jnp.asarray(x), j, n, P, axis=0)
-
-
-# --- calling -------------------------------------------------------------------------------
-
-
-def pattern_loop_via(
-    stack: Stacked, fn: Callable[..., Any] | str, unroll: int | bool | None, *, outputs: bool
-) -> Callable[..., Any]:
-    """`fold_via` (`outputs=False`) or `scan_via` of a pattern stack: one scan over the repeats."""
-    call = _call_method(fn)
-    unit: PatternBlocks = stack.stacked
-    op = "Stacked.scan" if outputs else "Stacked.fold"
-    check = _check_scan_result if outputs else _check_fold_result
-    per, shared, in_stack = stack._partition()
-
-    def step(carry: Any, layer: Any, positions: list[Any]) -> Any:
-        whole = eqx.combine(layer, shared, is_leaf=is_named_array)
-        ys = []
-        for j, (args, kwargs) in enumerate(positions):
-            out = call(whole.block(j), carry, *args, **kwargs)
-            check(op, carry, out)
-            carry, y = out if outputs else (out, None)
-            ys.append(y)
-        return (carry, tuple(ys)) if outputs else carry
-
-    def run(init: Any, *args: Any, **kwargs: Any) -> Any:
-        positions, sliced = _call_positions((args, kwargs), stack.Layers, len(unit.kinds), op)
-        loop = (_scan if outputs else _fold)(
-            step,
-            stack._Steps,
-            remat=stack.gradient_checkpointing,
-            unroll=1 if unroll is None else unroll,
-            is_scanned=lambda leaf: in_stack(leaf) or sliced(leaf),
-        )
-        result = loop(init, per, positions)
-        if not outputs:
-            return result
-        carry, ys = result
-        return carry, _interleave(ys, stack, op)
-
-    return run
-
-
-def pattern_vmap_via(stack: Stacked, fn: Callable[..., Any] | str) -> Callable[..., Any]:
-    """`vmap_via` of a pattern stack: every layer on the same input, outputs in layer order."""
-    call = _call_method(fn)
-    unit: PatternBlocks = stack.stacked
-    per, shared, in_stack = stack._partition()
-
-    def member(layer: Any, positions: list[Any]) -> tuple[Any, ...]:
-        whole = eqx.combine(layer, shared, is_leaf=is_named_array)
-        return tuple(call(whole.block(j), *a, **k) for j, (a, k) in enumerate(positions))
-
-    def run(*args: Any, **kwargs: Any) -> Any:
-        positions, sliced = _call_positions(
-            (args, kwargs), stack.Layers, len(unit.kinds), "Stacked.vmap"
-        )
-
-        def default(leaf: Any) -> int | None:
-            return 0 if in_stack(leaf) or sliced(leaf) else None
-
-        outs = _vmap(member, stack._Steps, default=default)(per, positions)
-        return _interleave(outs, stack, "Stacked.vmap")
-
-    return run
-
-
-def _interleave(per_position: Sequence[Any], stack: Stacked, op: str) -> Any:
-    """One output tree with `Layers` in front from each position's outputs over the repeats."""
-    unit: PatternBlocks = stack.stacked
-    Layers, Steps = stack.Layers, stack._Steps
-    structures = [jax.tree_util.tree_structure(y) for y in per_position]
-    for j, s in enumerate(structures):
-        if s != structures[0]:
-            raise ValueError(
-                f"{op}: the blocks of the pattern return outputs of different structures or "
-                f"axes, so they cannot be stacked along {Layers}: position 0 "
-                f"({unit.names[unit.kinds[0]]}) returned {describe_tree(per_position[0])}, "
-                f"position {j} ({unit.names[unit.kinds[j]]}) returned "
-                f"{describe_tree(per_position[j])}. Make every block return the same structure."
-            )
-
-    def merge(*xs: Any) -> Any:
-        first = xs[0]
-        if isinstance(first, NamedArray):
-            pos = first.axis_names.index(Steps.name)
-            arrays = [jnp.moveaxis(x.array, pos, 0) for x in xs]
-            rest = first.axes[:pos] + first.axes[pos + 1 :]
-            return _wrap(_riffle(arrays, Layers.size), (Layers, *rest))
-        if _is_array(first):
-            return _riffle(list(xs), Layers.size)
-        return first
-
-    return jax.tree_util.tree_map(merge, *per_position, is_leaf=is_named_array)
-
-
-def _riffle(arrays: list[Any], n: int) -> Any:
-    """`[a, b]` with leading dim `r` -> leading dim `n = 2r`, in order `a0, b0, a1, b1, …`."""
-    stacked = jnp.stack(arrays, axis=1)
-    return stacked.reshape((n, *stacked.shape[2:]))
-
-
-# --- layers by global index ----------------------------------------------------------------
-
-
-def pattern_position(unit: Any, i: int) -> tuple[int, int]:
-    """(repeat, position) of layer `i` (in range) of a stack of `unit`."""
-    if isinstance(unit, PatternBlocks):
-        return divmod(i, len(unit.kinds))
-    return i, 0
-
-
-def pick_position(step: Any, position: int) -> Any:
-    """The block at `position` of one step of a stack (a plain block is its own step)."""
-    if isinstance(step, PatternBlocks):
-        return step.block(position)
-    return step
-
-
-def layers_of_position(unit: PatternBlocks, j: int, n_layers: int) -> list[int]:
-    """The global indices of position `j`'s layers."""
-    return list(range(j, n_layers, len(unit.kinds)))
-
-
-def layers_of_kind(unit: PatternBlocks, kind: int, n_layers: int) -> list[int]:
-    """The global indices of a kind's layers."""
-    return [i for i in range(n_layers) if unit.kinds[i % len(unit.kinds)] == kind]
-
-
-# --- the state dict: one flat numbering ----------------------------------------------------
-
-
-def pattern_state_parts(stack: Stacked, template: bool = False) -> list[tuple[str, Any]] | None:
-    """`(key suffix, leaves)` of a pattern stack's state dict, or `None` for a plain stack.
-
-    Layer `i`'s per-layer leaves come under suffix `i` (in layer order); the leaves a
-    kind shares come once, under the suffix of the kind's first layer, or under no
-    suffix (like a plain stack's shared leaves) when the pattern has a single kind.
-    With `template=True` the leaves are `jax.ShapeDtypeStruct`s (for loading).
-    """
-    unit = stack.stacked
-    if not isinstance(unit, PatternBlocks):
-        return None
-    Steps, P = stack._Steps, len(unit.kinds)
-    parts = []
-    for i in range(stack.Layers.size):
-        r, j = divmod(i, P)
-        one = jax.tree_util.tree_map(
-            lambda x, r=r: _one_layer(x, Steps, r, template), _per_layer(stack, j)
-        , is_leaf=is_named_array)  # fmt: skip
-        parts.append((str(i), one))
-    for kind, shared in enumerate(unit.shared):
-        if shared is not None:
-            suffix = "" if len(unit.names) == 1 else str(unit.first_position(kind))
-            parts.append((suffix, _shape_only(shared) if template else shared))
-    return parts
-
-
-def _per_layer_test(stack: Stacked, j: int) -> Callable[[Any, Any], bool]:
-    """Whether a leaf (by its path within position `j`'s block) is a per-layer array."""
-    prefix = f".blocks[{j}]"
-    return lambda p, x: _is_array(x) and stack._is_per_layer(prefix + jax.tree_util.keystr(p), x)
-
-
-def _per_layer(stack: Stacked, j: int) -> Any:
-    """Position `j`'s per-layer leaves (the rest `None`)."""
-    return _keep(stack.stacked.blocks[j], _per_layer_test(stack, j))
-
-
-def _one_layer(x: Any, Steps: Axis, r: int, template: bool) -> Any:
-    if not template:
-        return _slice_layer(x, Steps, r) if isinstance(x, NamedArray) else x[r]
-    if isinstance(x, NamedArray):
-        axes = tuple(a for a in x.axes if a.name != Steps.name)
-        return _wrap(jax.ShapeDtypeStruct(tuple(a.size for a in axes), x.dtype), axes)
-    return jax.ShapeDtypeStruct(tuple(x.shape[1:]), x.dtype)
-
-
-def _shape_only(tree: Any) -> Any:
-    def shape(x: Any) -> Any:
-        if isinstance(x, NamedArray):
-            return _wrap(jax.ShapeDtypeStruct(x.array.shape, x.dtype), x.axes)
-        return jax.ShapeDtypeStruct(np.shape(x), x.dtype)
-
-    return jax.tree_util.tree_map(shape, tree, is_leaf=is_named_array)
-
-
-def pattern_from_state_parts(stack: Stacked, loaded: list[Any]) -> Stacked:
-    """The stack rebuilt from loaded `pattern_state_parts` (in their order), restacked."""
-    unit: PatternBlocks = stack.stacked
-    Steps, P, N = stack._Steps, len(unit.kinds), stack.Layers.size
-    blocks = []
-    for j in range(P):
-        per = _per_layer(stack, j)
-        layers = [loaded[i] for i in range(j, N, P)]
-        restacked = jax.tree_util.tree_map(
-            lambda t, *xs: _restack(t, xs, Steps), per, *layers, is_leaf=is_named_array
-        )
-        is_per = _per_layer_test(stack, j)
-        rest = _keep(unit.blocks[j], lambda p, x, f=is_per: not f(p, x))
-        blocks.append(eqx.combine(restacked, rest, is_leaf=is_named_array))
-    shared = iter(loaded[N:])
-    new_shared = tuple(None if s is None else next(shared) for s in unit.shared)
-    new_unit = PatternBlocks(tuple(blocks), new_shared, unit.kinds, unit.names)
-    return eqx.tree_at(lambda s: s.stacked, stack, new_unit)
-
-
-def _restack(template: Any, layers: Sequence[Any], Steps: Axis) -> Any:
-    if isinstance(template, NamedArray):
-        pos = template.axis_names.index(Steps.name)
-        return _wrap(jnp.stack([x.array for x in layers], axis=pos), template.axes)
-    return jnp.stack(list(layers), axis=0)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import equinox as eqx
 import jax
@@ -39,14 +39,18 @@ import numpy as np
 from jax import lax
 from jax.sharding import PartitionSpec
 
+import namedax.nn._stack_engine as engine
 from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._axes import Axis
 from namedax.core._errors import describe, format_axes
 from namedax.parallel._pspec import AnyMesh, require_mesh
+from namedax.transforms._remat import RematSpec
 
 from ._stacked import Stacked
 
 __all__ = ["Pipeline"]
+
+C = TypeVar("C")  # the carry
 
 _MICRO = "__microbatch__"
 
@@ -100,27 +104,29 @@ def _put(buffer: NamedArray, value: NamedArray, i: Any, keep: Any) -> NamedArray
 class _Group:
     """Leaves that enter the per-stage function: arrays with their specs, the rest closed over.
 
-    A NamedArray (or, where `per_layer(leaf)` holds, a plain array) that carries the
-    layers axis is split along it over the stage axis; every other array is
-    replicated over the stages. Inside, NamedArrays get their local sizes back.
+    Where `layer_dim(leaf)` is not `None`, a NamedArray that carries the layers axis is
+    split along it over the stage axis, and a plain array along that dimension; every
+    other array is replicated over the stages. Inside, NamedArrays get their local sizes
+    back.
     """
 
     def __init__(
-        self, leaves: list[Any], per_layer: Callable[[Any], bool] | None, Layers: Axis, stage: str
+        self, leaves: list[Any], layer_dim: Callable[[Any], int | None], Layers: Axis, stage: str
     ):
         self.leaves = leaves
         self.treedef: Any = None
         self.index = [i for i, x in enumerate(leaves) if _is_dynamic(x)]
         self.arrays = [_raw(leaves[i]) for i in self.index]
         self.specs = [
-            _stage_spec(leaves[i], Layers, stage, per_layer is not None and per_layer(leaves[i]))
-            for i in self.index
+            _stage_spec(leaves[i], Layers, stage, layer_dim(leaves[i])) for i in self.index
         ]
 
     @classmethod
-    def of(cls, tree: Any, per_layer: Callable[[Any], bool], Layers: Axis, stage: str) -> _Group:
+    def of(
+        cls, tree: Any, layer_dim: Callable[[Any], int | None], Layers: Axis, stage: str
+    ) -> _Group:
         leaves, treedef = jax.tree_util.tree_flatten(tree, is_leaf=is_named_array)
-        group = cls(leaves, per_layer, Layers, stage)
+        group = cls(leaves, layer_dim, Layers, stage)
         group.treedef = treedef
         return group
 
@@ -143,12 +149,22 @@ def _raw(x: Any) -> Any:
     return x.array if isinstance(x, NamedArray) else x
 
 
-def _stage_spec(x: Any, Layers: Axis, stage: str, per_layer: bool) -> PartitionSpec:
+def _stage_spec(x: Any, Layers: Axis, stage: str, layer_dim: int | None) -> PartitionSpec:
+    if layer_dim is None:
+        return PartitionSpec()
     if isinstance(x, NamedArray):
-        if per_layer and Layers.name in x.axis_names:
+        if Layers.name in x.axis_names:
             return PartitionSpec(*([None] * x.axis_names.index(Layers.name) + [stage]))
         return PartitionSpec()
-    return PartitionSpec(stage) if per_layer else PartitionSpec()
+    return PartitionSpec(*([None] * layer_dim + [stage]))
+
+
+def _replicated(_: Any) -> None:
+    return None
+
+
+def _layers_first(_: Any) -> int:
+    return 0
 
 
 def _local_axes(axes: tuple[Axis, ...], shape: tuple[int, ...]) -> tuple[Axis, ...]:
@@ -174,6 +190,46 @@ def _check_outputs(outs: Any, batch: str, op: str) -> None:
                 f"{jax.tree_util.keystr(path)} is {describe(y)}. Return per-example values, "
                 "or use Pipeline.fold and carry the quantity instead."
             )
+
+
+# --- microbatched arguments -----------------------------------------------------------------
+
+
+def _microbatched(x: Any, batch: str, m: int) -> str | None:
+    """How an argument is cut per microbatch: `"batch"` (a NamedArray with the batch axis),
+    `"keys"` (per-layer typed keys, each microbatch its own stream) or `None` (whole)."""
+    if isinstance(x, NamedArray):
+        return "batch" if batch in x.axis_names else None
+    if m > 1 and engine.is_typed_key(x) and x.ndim >= 1:
+        return "keys"
+    return None
+
+
+def _to_microbatches(x: Any, kind: str | None, batch: str, m: int) -> Any:
+    """The argument with a leading microbatch dimension (`kind` from `_microbatched`)."""
+    if kind == "batch":
+        return _split(x, batch, m)
+    if kind == "keys":
+        return engine.microbatch_keys(x, m)
+    return x
+
+
+def _microbatch(x: Any, kind: str | None, i: Any) -> Any:
+    """Microbatch `i` (traced) of an argument cut by `_to_microbatches`."""
+    if kind == "batch":
+        return _index(x, i)
+    if kind == "keys":
+        return lax.dynamic_index_in_dim(x, i, 0, keepdims=False)
+    return x
+
+
+def _argument_layer_dim(x: Any) -> int | None:
+    """Where a prepared call argument holds its layers (see `engine.layer_arguments`)."""
+    if isinstance(x, NamedArray):
+        return 0  # split along the layers axis, wherever it is, if it has one
+    if engine.is_typed_key(x) and x.ndim >= 2:
+        return 1  # per-microbatch keys: [microbatch, layer]
+    return 0 if engine.is_sliced_plain(x) else None
 
 
 # --- Pipeline -------------------------------------------------------------------------------
@@ -266,7 +322,14 @@ class Pipeline:
 
     # --- calling ---------------------------------------------------------------------------
 
-    def fold(self, stack: Stacked[Any], init: Any, *args: Any, **kwargs: Any) -> Any:
+    def fold(
+        self,
+        stack: Stacked[Any],
+        init: C,
+        *args: Any,
+        remat: RematSpec | None = None,
+        **kwargs: Any,
+    ) -> C:
         """`stack.fold(init, *args, **kwargs)`, pipelined over the stage axis.
 
         Args:
@@ -275,10 +338,15 @@ class Pipeline:
             *args: Further arguments of the block's `__call__`. NamedArrays with
                 `Layers` are sliced per layer, NamedArrays with the batch axis are cut
                 into microbatches with the carry, everything else goes to every layer.
+            remat: The remat policy of this call; `None` uses the stack's.
             **kwargs: Further keyword arguments, likewise.
 
         Returns:
-            The final carry, as `stack.fold` returns it.
+            The final carry, as `stack.fold` returns it. With the same key it is the very
+            result of `stack.fold` when `microbatches == 1`. With more microbatches, layer
+            `i`'s key is split as `stack.fold` splits it and microbatch `m` of that layer
+            draws from `jax.random.split(key_i, microbatches)[m]`, so no two microbatches
+            share a dropout mask.
 
         Raises:
             ValueError: If the mesh has no such axis, the depth is not divisible by the
@@ -287,24 +355,37 @@ class Pipeline:
             TypeError: If `stack` is not a `Stacked`, or the block returns a pair (use
                 `scan`).
         """
-        return self.fold_via(stack, "__call__")(init, *args, **kwargs)
+        return self.fold_via(stack, "__call__", remat=remat)(init, *args, **kwargs)
 
-    def scan(self, stack: Stacked[Any], init: Any, *args: Any, **kwargs: Any) -> Any:
+    def scan(
+        self,
+        stack: Stacked[Any],
+        init: C,
+        *args: Any,
+        remat: RematSpec | None = None,
+        **kwargs: Any,
+    ) -> tuple[C, Any]:
         """`stack.scan(init, ...)`, pipelined: returns `(carry, outputs)`.
 
         Every NamedArray output of the block must carry the batch axis (its
         microbatches are put back together); outputs are stacked along `Layers` in
         front, as `Stacked.scan` does.
         """
-        return self.scan_via(stack, "__call__")(init, *args, **kwargs)
+        return self.scan_via(stack, "__call__", remat=remat)(init, *args, **kwargs)
 
-    def fold_via(self, stack: Stacked[Any], fn: Callable[..., Any] | str) -> Callable[..., Any]:
+    def fold_via(
+        self, stack: Stacked[Any], fn: Callable[..., Any] | str, *, remat: RematSpec | None = None
+    ) -> Callable[..., Any]:
         """`stack.fold_via(fn)`, pipelined: `(init, *args, **kwargs) -> carry`."""
-        return lambda init, *args, **kwargs: self._run(stack, fn, False, init, args, kwargs)[0]
+        return lambda init, *args, **kwargs: self._run(stack, fn, remat, False, init, args, kwargs)[
+            0
+        ]
 
-    def scan_via(self, stack: Stacked[Any], fn: Callable[..., Any] | str) -> Callable[..., Any]:
+    def scan_via(
+        self, stack: Stacked[Any], fn: Callable[..., Any] | str, *, remat: RematSpec | None = None
+    ) -> Callable[..., Any]:
         """`stack.scan_via(fn)`, pipelined: `(init, *args, **kwargs) -> (carry, outputs)`."""
-        return lambda init, *args, **kwargs: self._run(stack, fn, True, init, args, kwargs)
+        return lambda init, *args, **kwargs: self._run(stack, fn, remat, True, init, args, kwargs)
 
     # --- checks ----------------------------------------------------------------------------
 
@@ -348,6 +429,12 @@ class Pipeline:
                     "Pipeline(batch=...)."
                 )
             size = x.axis_size(name)
+            if isinstance(self.batch, Axis) and size != self.batch.size:
+                raise ValueError(
+                    f"{op}: carry{path} {format_axes(x.axes)} has {name}:{size}, but the "
+                    f"pipeline was given batch={self.batch}; pass the carry's batch axis, "
+                    f"Pipeline(batch=Axis({name!r}, {size})), or just its name, batch={name!r}."
+                )
             if size % self.microbatches:
                 raise ValueError(
                     f"{op}: carry{path} has {name}:{size}, which cannot be cut into "
@@ -358,7 +445,14 @@ class Pipeline:
     # --- the schedule ----------------------------------------------------------------------
 
     def _run(
-        self, stack: Stacked[Any], fn: Any, with_outputs: bool, init: Any, args: Any, kwargs: Any
+        self,
+        stack: Stacked[Any],
+        fn: Any,
+        remat: RematSpec | None,
+        with_outputs: bool,
+        init: Any,
+        args: Any,
+        kwargs: Any,
     ) -> Any:
         op = "Pipeline.scan" if with_outputs else "Pipeline.fold"
         mesh, stages = self._stages(stack, op)
@@ -368,15 +462,16 @@ class Pipeline:
         carry_flat, carry_def = jax.tree_util.tree_flatten_with_path(init, is_leaf=_is_leaf)
         carry_leaves = [leaf for _, leaf in carry_flat]
         self._check_batch(carry_leaves, [jax.tree_util.keystr(p) for p, _ in carry_flat], op)
-        per, shared, is_scanned = stack._partition()
-        arg_leaves, arg_def = jax.tree_util.tree_flatten((args, kwargs), is_leaf=is_named_array)
-        micro = [isinstance(a, NamedArray) and name in a.axis_names for a in arg_leaves]
-        arg_leaves = [_split(a, name, m) if mb else a for a, mb in zip(arg_leaves, micro)]
+        per, shared = stack._split()
+        prepared = engine.layer_arguments((args, kwargs), Layers, op)  # keys split per layer
+        arg_leaves, arg_def = jax.tree_util.tree_flatten(prepared, is_leaf=is_named_array)
+        micro = [_microbatched(a, name, m) for a in arg_leaves]
+        arg_leaves = [_to_microbatches(a, kind, name, m) for a, kind in zip(arg_leaves, micro)]
         parts = {
-            "x": _Group([_split(x, name, m) for x in carry_leaves], None, Layers, stage),
-            "per": _Group.of(per, lambda _: True, Layers, stage),
-            "shared": _Group.of(shared, lambda _: False, Layers, stage),
-            "args": _Group(arg_leaves, is_scanned, Layers, stage),
+            "x": _Group([_split(x, name, m) for x in carry_leaves], _replicated, Layers, stage),
+            "per": _Group.of(per, _layers_first, Layers, stage),
+            "shared": _Group.of(shared, _replicated, Layers, stage),
+            "args": _Group(arg_leaves, _argument_layer_dim, Layers, stage),
         }
         local_layers = Axis(Layers.name, Layers.size // stages)
         out_axes: list[tuple[Axis, ...]] = []
@@ -391,11 +486,11 @@ class Pipeline:
                 is_leaf=is_named_array,
             )
             local = dataclasses.replace(stack, stacked=block, Layers=local_layers)
-            loop = (local.scan_via if with_outputs else local.fold_via)(fn)
+            loop = (local.scan_via if with_outputs else local.fold_via)(fn, remat=remat)
             micro_in = leaves["x"]
 
             def apply(carry: Any, i: Any) -> tuple[Any, Any]:
-                step_args = [_index(a, i) if mb else a for a, mb in zip(leaves["args"], micro)]
+                step_args = [_microbatch(a, kind, i) for a, kind in zip(leaves["args"], micro)]
                 a, kw = jax.tree_util.tree_unflatten(arg_def, step_args)
                 out = loop(carry, *a, **kw)
                 return out if with_outputs else (out, None)

@@ -28,54 +28,39 @@ Python loop) with the same interface, for heterogeneous layers and for checking 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, overload
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+import namedax.nn._stack_engine as engine
 from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._axes import Axis, sized_axes
-from namedax.core._errors import argument_paths, describe, format_axes
+from namedax.core._errors import describe, format_axes
 from namedax.core._mapping import ResourceMapping
 from namedax.transforms._remat import RematSpec, ScanCheckpointPolicy
-from namedax.transforms._scan import fold as _fold, scan as _scan
 from namedax.transforms._vmap import vmap as _vmap
 
 from ._explain import explain_stack
-from ._layer_calls import (
-    LayerSequence,
-    _call_method,
-    _check_fold_result,
-    _check_scan_result,
-    _dotted,
-    _flatten,
-    _is_array,
-    _is_per_layer_plain,
-    _length_message,
-    _slice_arguments,
-    _slice_layer,
-    layer_arguments,
-    realigned_carry,
-    realigned_scan_result,
-)
+from ._foldable import LayerSequence
 from ._pattern import (
     Pattern,
-    PatternBlocks,
     pattern_builder,
-    pattern_loop_via,
-    pattern_position,
-    pattern_steps,
-    pattern_vmap_via,
-    pick_position,
+    unit_blocks,
+    unit_names,
+    unit_period,
+    unit_positions,
+    unit_shared_parts,
+    with_unit_positions,
+    with_unit_shared_parts,
 )
 
 __all__ = ["SharedSpec", "Stacked"]
 
 M = TypeVar("M", bound=eqx.Module)
+C = TypeVar("C")  # the carry of `fold`/`scan`
 B = TypeVar("B", bound=eqx.Module)  # the block type of `Stacked.init`
 
 SharedSpec = bool | str | Sequence[str] | Callable[[Any], Any] | Mapping[Any, Any] | None
@@ -91,64 +76,7 @@ kinds their own (kinds it leaves out share nothing).
 """
 
 
-# --- leaves and paths ----------------------------------------------------------------------
-
-
-def _block_name(block: Any) -> str:
-    return getattr(block, "__name__", None) or type(block).__name__
-
-
 # --- building ------------------------------------------------------------------------------
-
-
-def _constructor(Block: Any, op: str) -> Callable[..., Any]:
-    """`Block.init` if the block defines a static/class `init`, else the block itself."""
-    if isinstance(Block, type):
-        init = inspect.getattr_static(Block, "init", None)
-        if isinstance(init, (staticmethod, classmethod)):
-            return Block.init  # type: ignore[attr-defined]
-        return Block
-    if callable(Block):
-        return Block
-    raise TypeError(
-        f"{op}: Block must be a module class (with a static `init` or an `__init__`) or a "
-        f"function that builds one, got {describe(Block)}."
-    )
-
-
-def _layer_keys(key: Any, Layers: Axis, op: str) -> tuple[Any, Any]:
-    """(one key per layer, the key for shared parameters) from a single or pre-split key."""
-    if key is None:
-        return None, None
-    if not isinstance(key, (jax.Array, np.ndarray)):
-        raise TypeError(f"{op}: key must be a PRNG key (jax.random.key(...)), got {describe(key)}.")
-    typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-    if not typed:
-        _check_raw_key_data(key, op)
-    batch = key.shape if typed else key.shape[:-1]
-    if batch == ():
-        return jax.random.split(key, Layers.size), key
-    if batch == (Layers.size,):
-        return key, key[0]
-    raise ValueError(
-        f"{op}: key must be one PRNG key (split automatically into {Layers.size} per-layer "
-        f"keys along {Layers}) or {Layers.size} keys, one per layer; got a key array with "
-        f"batch shape {batch}."
-    )
-
-
-def _check_raw_key_data(key: jax.Array | np.ndarray, op: str) -> None:
-    """Raises our TypeError for raw key data that the default PRNG cannot use."""
-    try:
-        jax.random.wrap_key_data(jnp.asarray(key))
-    except (TypeError, ValueError):
-        raw = jax.random.key_data(jax.random.key(0))
-        raise TypeError(
-            f"{op}: key must be a PRNG key, got {describe(key)} of dtype {key.dtype}, which is "
-            f"not raw key data (the default PRNG's raw keys are {raw.dtype} of shape "
-            f"(..., {raw.shape[-1]})). Pass jax.random.key(seed), which is split per layer, "
-            "or one key per layer."
-        ) from None
 
 
 class _Marker:
@@ -162,7 +90,7 @@ class _Marker:
 
 def _shared_paths(shared: SharedSpec, abstract: Any, Block: Any) -> frozenset[str]:
     """The paths of the array leaves of `abstract` (a block) that `shared` selects."""
-    leaves = [(p, leaf) for p, leaf in _flatten(abstract) if _is_array(leaf)]
+    leaves = [(p, leaf) for p, leaf in engine.flatten(abstract) if engine.is_array(leaf)]
     paths = [p for p, _ in leaves]
     if shared is None or shared is False:
         return frozenset()
@@ -176,12 +104,15 @@ def _shared_paths(shared: SharedSpec, abstract: Any, Block: Any) -> frozenset[st
         for name in names:
             # Both spellings: a dotted path (`layers.0.weight`) or the key path explain()
             # prints (`.layers[0].weight`).
-            dotted = _dotted(name)
-            hits = [p for p in paths if (d := _dotted(p)) == dotted or d.startswith(dotted + ".")]
+            dotted = engine.dotted(name)
+            hits = [
+                p for p in paths if (d := engine.dotted(p)) == dotted or d.startswith(dotted + ".")
+            ]
             if not hits:
                 raise ValueError(
-                    f"Stacked.init: shared={name!r} names no parameter of {_block_name(Block)}. "
-                    f"Its parameters are: {', '.join(_dotted(p) for p in paths) or 'none'}."
+                    f"Stacked.init: shared={name!r} names no parameter of "
+                    f"{engine.block_name(Block)}. "
+                    f"Its parameters are: {', '.join(engine.dotted(p) for p in paths) or 'none'}."
                 )
             selected.update(hits)
         return frozenset(selected)
@@ -197,7 +128,7 @@ def _shared_paths(shared: SharedSpec, abstract: Any, Block: Any) -> frozenset[st
         if not selected:
             raise ValueError(
                 f"Stacked.init: the shared= callable selected no parameter of "
-                f"{_block_name(Block)}. It must return nodes of the block it is given (e.g. "
+                f"{engine.block_name(Block)}. It must return nodes of the block it is given (e.g. "
                 "`lambda block: (block.norm, block.proj.weight)`), like equinox.tree_at's where."
             )
         return frozenset(selected)
@@ -210,7 +141,7 @@ def _shared_paths(shared: SharedSpec, abstract: Any, Block: Any) -> frozenset[st
 def _mark(path: str, leaf: Any) -> Any:
     if isinstance(leaf, NamedArray):
         return _wrap(_Marker(path), leaf.axes)
-    return _Marker(path) if _is_array(leaf) else leaf
+    return _Marker(path) if engine.is_array(leaf) else leaf
 
 
 def _merge(per_layer: Any, shared: Any, shared_paths: frozenset[str]) -> Any:
@@ -264,7 +195,7 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
     def __check_init__(self):
         ScanCheckpointPolicy.from_remat(self.gradient_checkpointing)  # validates
         steps = self._Steps
-        for path, leaf in _flatten(self.stacked):
+        for path, leaf in engine.flatten(self.stacked):
             if isinstance(leaf, NamedArray):
                 for a in leaf.axes:
                     if a.name == steps.name and a.size != steps.size:
@@ -274,7 +205,7 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
                         )
             elif (
                 path in self.per_layer_arrays
-                and _is_array(leaf)
+                and engine.is_array(leaf)
                 and np.shape(leaf)[:1] != (steps.size,)
             ):
                 raise ValueError(
@@ -285,7 +216,7 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
     @property
     def _Steps(self) -> Axis:
         """The axis the scan runs over: `Layers`, or for a `Pattern` its number of repeats."""
-        return pattern_steps(self.stacked, self.Layers)
+        return self.Layers.resize(self.Layers.size // unit_period(self.stacked))
 
     @overload
     @classmethod
@@ -355,19 +286,21 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
             gradient_checkpointing = dataclasses.replace(policy, prevent_cse=prevent_cse)
         if isinstance(Block, Pattern):
             return pattern_builder(cls, Layers, Block, gradient_checkpointing, shared)
-        make = _constructor(Block, "Stacked.init")
+        make = engine.constructor(Block, "Stacked.init")
 
         def build(*args: Any, key: Any = None, **kwargs: Any) -> Stacked:
-            per_keys, shared_key = _layer_keys(key, Layers, "Stacked.init")
+            per_keys, shared_key = engine.layer_keys(key, Layers, "Stacked.init")
 
             def make_one(k: Any, args: Any, kwargs: Any) -> Any:
                 return make(*args, **kwargs) if k is None else make(*args, key=k, **kwargs)
 
-            args, kwargs = _init_arguments((args, kwargs), Layers)
-            first = _slice_arguments((args, kwargs), Layers, 0)
+            args, kwargs = engine.layer_arguments(
+                (args, kwargs), Layers, "Stacked.init", split_keys=False
+            )
+            first = engine.argument_layer((args, kwargs), Layers, 0)
             abstract = eqx.filter_eval_shape(make_one, shared_key, *first)
             shared_paths = _shared_paths(shared, abstract, Block)
-            array_paths = [p for p, leaf in _flatten(abstract) if _is_array(leaf)]
+            array_paths = [p for p, leaf in engine.flatten(abstract) if engine.is_array(leaf)]
             per_paths = [p for p in array_paths if p not in shared_paths]
             per_tree = shared_tree = None
             if per_paths or not array_paths:
@@ -380,44 +313,34 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
             per_set = set(per_paths)
             plain = frozenset(
                 p
-                for p, leaf in _flatten(block)
+                for p, leaf in engine.flatten(block)
                 if p in per_set and not isinstance(leaf, NamedArray)
             )
             return cls(block, Layers, gradient_checkpointing, plain)
 
-        build.__name__ = f"init_stacked_{_block_name(Block)}"
+        build.__name__ = f"init_stacked_{engine.block_name(Block)}"
         return build
 
     # --- the per-layer / shared split ------------------------------------------------------
 
     def _is_per_layer(self, path: str, leaf: Any) -> bool:
-        if isinstance(leaf, NamedArray):
-            return self.Layers.name in leaf.axis_names
-        return path in self.per_layer_arrays and _is_array(leaf)
+        return engine.is_per_layer(path, leaf, self._Steps, self.per_layer_arrays)
 
-    def _partition(self) -> tuple[Any, Any, Callable[[Any], bool]]:
-        """(per-layer leaves, shared leaves, is_scanned) for passing the block through a scan."""
-        flags = iter([self._is_per_layer(p, leaf) for p, leaf in _flatten(self.stacked)])
-        mask = jax.tree_util.tree_map(lambda _: next(flags), self.stacked, is_leaf=is_named_array)
-        per = jax.tree_util.tree_map(lambda m, x: x if m else None, mask, self.stacked)
-        shared = jax.tree_util.tree_map(lambda m, x: None if m else x, mask, self.stacked)
-        plain_ids = {
-            id(leaf)
-            for leaf in jax.tree_util.tree_leaves(per, is_leaf=is_named_array)
-            if not isinstance(leaf, NamedArray)
-        }
-        return per, shared, lambda leaf: isinstance(leaf, NamedArray) or id(leaf) in plain_ids
+    def _split(self) -> tuple[Any, Any]:
+        """(per-layer leaves, the rest) of the stacked block (see `engine.split`)."""
+        return engine.split(self.stacked, self._Steps, self.per_layer_arrays)
 
     # --- calling ---------------------------------------------------------------------------
 
     def fold(
         self,
-        init: Any,
+        init: C,
         *args: Any,
         unroll: int | bool | None = None,
+        remat: RematSpec | None = None,
         pipeline: Any = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> C:
         """Applies the layers in order: `carry = layer(carry, *args, **kwargs)` for each layer.
 
         Compiles to one `lax.scan`. Arguments that are NamedArrays with `Layers`, and
@@ -429,6 +352,9 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
             init: The initial carry.
             *args: Further arguments of the block's `__call__`.
             unroll: Layers per loop iteration (`True` unrolls fully), as in `jax.lax.scan`.
+            remat: The remat policy of this call (any `gradient_checkpointing` value);
+                `None` uses the stack's `gradient_checkpointing`. A per-call choice leaves
+                the module, and so optimizer states built from it, unchanged.
             pipeline: A `namedax.nn.Pipeline`: run the layers as a pipeline over its mesh
                 axis instead (`pipeline.fold(self, init, ...)`).
             **kwargs: Further keyword arguments of the block's `__call__`.
@@ -438,20 +364,22 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
 
         Raises:
             TypeError: If the block returns a `(carry, output)` pair (use `scan`).
-            ValueError: If the block changes the carry's structure or axes.
+            ValueError: If the block changes the carry's structure or axes (their order
+                may change: it is restored by name).
         """
         if pipeline is not None:
-            return pipeline.fold(self, init, *args, **kwargs)
-        return self.fold_via(_call_method("__call__"), unroll=unroll)(init, *args, **kwargs)
+            return pipeline.fold(self, init, *args, remat=remat, **kwargs)
+        return self._run("__call__", init, args, kwargs, unroll, remat, outputs=False)
 
     def scan(
         self,
-        init: Any,
+        init: C,
         *args: Any,
         unroll: int | bool | None = None,
+        remat: RematSpec | None = None,
         pipeline: Any = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> tuple[C, Any]:
         """Like `fold` for a block returning `(carry, output)`: returns `(carry, outputs)`.
 
         The outputs of all layers are stacked with `Layers` in front.
@@ -460,14 +388,16 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
             TypeError: If the block does not return a pair (use `fold`).
         """
         if pipeline is not None:
-            return pipeline.scan(self, init, *args, **kwargs)
-        return self.scan_via(_call_method("__call__"), unroll=unroll)(init, *args, **kwargs)
+            return pipeline.scan(self, init, *args, remat=remat, **kwargs)
+        return self._run("__call__", init, args, kwargs, unroll, remat, outputs=True)
 
     def vmap(self, *args: Any, **kwargs: Any) -> Any:
         """Applies every layer to the same input, in parallel (an ensemble).
 
-        Arguments that are NamedArrays with `Layers` are sliced per member; all others
-        go to every member. Every output gets `Layers` in front.
+        Arguments follow the call rule of `fold`: NamedArrays with `Layers` (and plain
+        arrays, along their first dimension) are sliced per member, a single typed key
+        is split per member, all others go to every member. Every output gets `Layers`
+        in front.
 
         Examples:
             >>> Members, Embed = Axis("members", 5), Axis("embed", 3)
@@ -476,80 +406,81 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
             >>> ensemble.vmap(named(jnp.ones(3), Embed)).axes
             (Axis(name='members', size=5), Axis(name='out', size=1))
         """
-        return self.vmap_via(_call_method("__call__"))(*args, **kwargs)
+        return self.vmap_via("__call__")(*args, **kwargs)
 
     def fold_via(
-        self, fn: Callable[..., Any] | str, *, unroll: int | bool | None = None
+        self,
+        fn: Callable[..., Any] | str,
+        *,
+        unroll: int | bool | None = None,
+        remat: RematSpec | None = None,
     ) -> Callable[..., Any]:
         """Returns `(init, *args, **kwargs) -> carry` folding `fn(block, carry, *args, **kwargs)`.
 
         `fn` may be a function of the block or the name of a block method.
         """
-        if isinstance(self.stacked, PatternBlocks):
-            return pattern_loop_via(self, fn, unroll, outputs=False)
-        return self._loop_via(fn, unroll, _fold, _check_fold_result, "Stacked.fold")
+        return lambda init, *args, **kwargs: self._run(
+            fn, init, args, kwargs, unroll, remat, outputs=False
+        )
 
     def scan_via(
-        self, fn: Callable[..., Any] | str, *, unroll: int | bool | None = None
-    ) -> Callable[..., Any]:
-        """Returns `(init, *args, **kwargs) -> (carry, outputs)` scanning `fn(block, carry, *a)`."""
-        if isinstance(self.stacked, PatternBlocks):
-            return pattern_loop_via(self, fn, unroll, outputs=True)
-        return self._loop_via(fn, unroll, _scan, _check_scan_result, "Stacked.scan")
-
-    def _loop_via(
         self,
         fn: Callable[..., Any] | str,
-        unroll: int | bool | None,
-        loop: Callable[..., Any],
-        check: Callable[[str, Any, Any], None],
-        op: str,
+        *,
+        unroll: int | bool | None = None,
+        remat: RematSpec | None = None,
     ) -> Callable[..., Any]:
-        """`fold_via`/`scan_via`: `loop` (`_fold` or `_scan`) over the layers, `check` per step."""
-        call = _call_method(fn)
-        per, shared, _ = self._partition()
-        realign = realigned_scan_result if loop is _scan else realigned_carry
+        """Returns `(init, *args, **kwargs) -> (carry, outputs)` scanning `fn(block, carry, *a)`."""
+        return lambda init, *args, **kwargs: self._run(
+            fn, init, args, kwargs, unroll, remat, outputs=True
+        )
 
-        def step(carry: Any, layer: Any, *args: Any, **kwargs: Any) -> Any:
-            out = call(eqx.combine(layer, shared, is_leaf=is_named_array), carry, *args, **kwargs)
-            out = realign(carry, out)
-            check(op, carry, out)
-            return out
-
-        # every plain array in `per` is per-layer; plain call arguments follow layer_arguments
-        is_scanned = lambda leaf: isinstance(leaf, NamedArray) or np.ndim(leaf) >= 1
-        run = loop(step, self.Layers, **self._scan_options(unroll, is_scanned))
-
-        def looped(init: Any, *args: Any, **kwargs: Any) -> Any:
-            args, kwargs = layer_arguments((args, kwargs), self.Layers, op)
-            return run(init, per, *args, **kwargs)
-
-        return looped
+    def _run(
+        self,
+        fn: Callable[..., Any] | str,
+        init: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        unroll: int | bool | None,
+        remat: RematSpec | None,
+        *,
+        outputs: bool,
+    ) -> Any:
+        """`fold`/`scan`: one `namedax.scan` over the steps, each step applying its blocks."""
+        op = "Stacked.scan" if outputs else "Stacked.fold"
+        prepared = engine.layer_arguments((args, kwargs), self.Layers, op)
+        step_args = engine.positions(prepared, self.Layers, unit_period(self.stacked))
+        per, rest = self._split()
+        result = engine.loop(
+            engine.call_method(fn),
+            lambda layer: unit_blocks(engine.combine(layer, rest)),
+            per,
+            self._Steps,
+            step_args,
+            init,
+            outputs=outputs,
+            remat=self.gradient_checkpointing if remat is None else remat,
+            unroll=1 if unroll is None else unroll,
+            op=op,
+        )
+        if not outputs:
+            return result
+        carry, ys = result
+        return carry, engine.interleave(ys, self.Layers, op, unit_names(self.stacked))
 
     def vmap_via(self, fn: Callable[..., Any] | str) -> Callable[..., Any]:
         """Returns `(*args, **kwargs) -> outputs` applying `fn(block, *args)` to all layers."""
-        if isinstance(self.stacked, PatternBlocks):
-            return pattern_vmap_via(self, fn)
-        call = _call_method(fn)
-        per, shared, _ = self._partition()
-
-        def member(layer: Any, *args: Any, **kwargs: Any) -> Any:
-            return call(eqx.combine(layer, shared, is_leaf=is_named_array), *args, **kwargs)
-
-        run = _vmap(member, self.Layers)  # plain arrays (per-layer leaves, arguments) on dim 0
 
         def mapped(*args: Any, **kwargs: Any) -> Any:
-            args, kwargs = layer_arguments((args, kwargs), self.Layers, "Stacked.vmap")
-            return run(per, *args, **kwargs)
+            prepared = engine.layer_arguments((args, kwargs), self.Layers, "Stacked.vmap")
+            step_args = engine.positions(prepared, self.Layers, unit_period(self.stacked))
+            per, rest = self._split()
+            blocks_of = lambda layer: unit_blocks(engine.combine(layer, rest))
+            call = engine.call_method(fn)
+            ys = engine.vmap_layers(call, blocks_of, per, self._Steps, step_args)
+            return engine.interleave(ys, self.Layers, "Stacked.vmap", unit_names(self.stacked))
 
         return mapped
-
-    def _scan_options(self, unroll: int | bool | None, is_scanned: Callable) -> dict[str, Any]:
-        return {
-            "remat": self.gradient_checkpointing,
-            "unroll": 1 if unroll is None else unroll,
-            "is_scanned": is_scanned,
-        }
 
     # --- inspection ------------------------------------------------------------------------
 
@@ -557,14 +488,10 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
         """Layer `i` as a standalone block (per-layer leaves sliced, shared leaves as they are)."""
         if not -self.Layers.size <= i < self.Layers.size:
             raise IndexError(f"Stacked.get_layer: index {i} is out of range for {self.Layers}.")
-        step, position = pattern_position(self.stacked, i % self.Layers.size)
-        per, shared, _ = self._partition()
-        layer = jax.tree_util.tree_map(
-            lambda x: _slice_layer(x, self._Steps, step) if isinstance(x, NamedArray) else x[step],
-            per,
-            is_leaf=is_named_array,
-        )
-        return pick_position(eqx.combine(layer, shared, is_leaf=is_named_array), position)
+        step, position = divmod(i % self.Layers.size, unit_period(self.stacked))
+        per, rest = self._split()
+        whole = engine.combine(engine.layer_tree(per, self._Steps, step), rest)
+        return unit_blocks(whole)[position]
 
     def unstacked(self) -> tuple[M, ...]:
         """Every layer as a standalone block, in order."""
@@ -612,57 +539,64 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
         and takes `fn`'s result at the first layer (so `fn` should treat shared leaves
         alike in every layer). Used by `namedax.tree_util.scan_aware_tree_map`.
         """
-        op = "scan_aware_tree_map"
-        parts = [s._partition() for s in (self, *rest)]
-        pers = [per for per, _, _ in parts]
-        shareds = [shared for _, shared, _ in parts]
+        splits = [s._split() for s in (self, *rest)]
+        pers = [per for per, _ in splits]
 
         def whole(*layers: Any) -> Any:
-            blocks = [
-                eqx.combine(layer, shared, is_leaf=is_named_array)
-                for layer, shared in zip(layers, shareds, strict=True)
-            ]
-            return fn(*blocks)
+            return fn(*(engine.combine(layer, r) for layer, (_, r) in zip(layers, splits)))
 
         if not jax.tree_util.tree_leaves(pers[0], is_leaf=is_named_array):
             return eqx.tree_at(lambda s: s.stacked, self, whole(*pers))
-        filters = [is_mapped for _, _, is_mapped in parts]
-        default = lambda leaf: 0 if any(f(leaf) for f in filters) else None
-        stacked_out = _vmap(whole, self._Steps, default=default)(*pers)
-        before = _flatten(self.stacked)
-        after_leaves, treedef = jax.tree_util.tree_flatten(stacked_out, is_leaf=is_named_array)
-        if len(after_leaves) != len(before):
+        stacked_out = _vmap(whole, self._Steps)(*pers)
+        before = engine.flatten(self.stacked)
+        after, treedef = jax.tree_util.tree_flatten(stacked_out, is_leaf=is_named_array)
+        if len(after) != len(before):
             raise ValueError(
-                f"{op}: fn changed the structure of the stacked block {_block_name(self.stacked)} "
-                f"({len(before)} leaves before, {len(after_leaves)} after); it must return a "
-                "block of the same structure."
+                f"scan_aware_tree_map: fn changed the structure of the stacked block "
+                f"{engine.block_name(self.stacked)} ({len(before)} leaves before, {len(after)} "
+                "after); it must return a block of the same structure."
             )
-        fixed = []
-        for (path, leaf), new in zip(before, after_leaves, strict=True):
-            if self._is_per_layer(path, leaf) or not _is_array(new):
-                fixed.append(new)
-            elif isinstance(new, NamedArray):
-                fixed.append(_slice_layer(new, self._Steps, 0))
-            else:
-                fixed.append(new[0])
-        merged = jax.tree_util.tree_unflatten(treedef, fixed)
-        return eqx.tree_at(lambda s: s.stacked, self, merged)
+        fixed = [
+            new if self._is_per_layer(path, leaf) or not engine.is_array(new)
+            else engine.take(new, self._Steps, 0)
+            for (path, leaf), new in zip(before, after, strict=True)
+        ]  # fmt: skip
+        return eqx.tree_at(lambda s: s.stacked, self, jax.tree_util.tree_unflatten(treedef, fixed))
 
+    # --- the state-dict layout (see `namedax.serialization`) -------------------------------
 
-def _init_arguments(tree: Any, Layers: Axis) -> Any:
-    """`Stacked.init`'s block arguments, checked: plain arrays must have one entry per layer.
+    def state_dict_parts(self) -> list[tuple[str, Any]]:
+        """The stack as `(key suffix, subtree)` parts: layer `i` under `"i"`, shared leaves after.
 
-    `init` slices its arguments by the call rule (see `namedax.nn._layer_calls`), except
-    that a single key among them is not split: only `key=` is split per layer.
-    """
-    paths = argument_paths(tree)
-    leaves = jax.tree_util.tree_leaves(tree, is_leaf=is_named_array)
-    for path, leaf in zip(paths, leaves, strict=True):
-        if _is_per_layer_plain(leaf) and np.shape(leaf)[0] != Layers.size:
-            raise ValueError(_length_message("Stacked.init", path, leaf, Layers))
-    return tree
+        Layers are numbered in model order whatever the storage, so a `Stacked`, a
+        `Pattern` stack and the equivalent `BlockSeq` have the same keys.
+        """
+        per, rest = self._split()
+        by_position = unit_positions(per, self.stacked)
+        P = len(by_position)
+        layers = [
+            (str(i), engine.layer_tree(by_position[i % P], self._Steps, i // P))
+            for i in range(self.Layers.size)
+        ]
+        return layers + unit_shared_parts(rest, self.stacked)
+
+    def from_state_dict_parts(self, parts: Sequence[Any]) -> Stacked[M]:
+        """The stack rebuilt from loaded `state_dict_parts` (their subtrees, in order).
+
+        Per-layer leaves are restacked in the layout and on the sharding of this stack's.
+        """
+        per, rest = self._split()
+        by_position = unit_positions(per, self.stacked)
+        P, N = len(by_position), self.Layers.size
+        restacked = [
+            engine.restack_tree(template, parts[j:N:P], self._Steps, f"layers[{j}::{P}]")
+            for j, template in enumerate(by_position)
+        ]
+        per = with_unit_positions(per, restacked, self.stacked)
+        rest = with_unit_shared_parts(rest, parts[N:], self.stacked)
+        return eqx.tree_at(lambda s: s.stacked, self, engine.combine(per, rest))
 
 
 def _mapped_init_leaves(per_keys: Any) -> Callable[[Any], int | None]:
     """A vmap `default` that maps the per-layer keys and plain arrays with a dimension on dim 0."""
-    return lambda leaf: 0 if leaf is per_keys or _is_per_layer_plain(leaf) else None
+    return lambda leaf: 0 if leaf is per_keys or engine.is_sliced_plain(leaf) else None

@@ -32,21 +32,13 @@ import numpy as np
 
 from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._axes import Axis, AxisSelector
-from namedax.core._errors import argument_paths, describe, describe_tree, format_axes, function_name
+from namedax.core._errors import argument_paths, describe, format_axes, function_name
 from namedax.core._signature_defaults import readable_defaults
+from namedax.transforms._carry import ScanResultError, next_carry, next_carry_and_output
 from namedax.transforms._lifting import split_output, stack_output
 from namedax.transforms._remat import RematSpec, ScanCheckpointPolicy, run_scan
 
-__all__ = ["fold", "map", "scan"]
-
-
-class ScanResultError(TypeError, ValueError):
-    """A scanned or folded function returned the wrong form (a pair where a carry is due, or
-    the reverse).
-
-    It is a `TypeError` (the value has the wrong kind) and also a `ValueError`, which
-    is what Haliax code expects here (Haliax fails when it unpacks the result).
-    """
+__all__ = ["ScanResultError", "fold", "map", "scan"]
 
 P = ParamSpec("P")
 C = TypeVar("C")
@@ -139,7 +131,6 @@ def _scanner(
         leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=is_named_array)
         plan = _plan(leaves, axis, scanned_filter, (args, kwargs), op, f)
         out_axis = Axis(name, plan.length)
-        init_tree = jax.tree_util.tree_structure(init)
         y_static: list[Any] = []
 
         def step(carry: Any, x_leaves: list[Any]) -> tuple[Any, Any]:
@@ -148,13 +139,7 @@ def _scanner(
                 full[i] = x if inner is None else _wrap(x, inner)
             call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, full)
             out = f(carry, *call_args, **call_kwargs)
-            if not (isinstance(out, tuple) and len(out) == 2):
-                raise ScanResultError(
-                    f"scan: {function_name(f)} must return a pair (carry, y), got {describe(out)}. "
-                    "Use namedax.fold for a function that returns only the carry."
-                )
-            new_carry, y = out
-            _check_carry(init, init_tree, new_carry, f, op)
+            new_carry, y = next_carry_and_output(op, carry, out, function_name(f))
             dynamic, static = split_output(y)
             y_static[:] = [static]
             return new_carry, dynamic
@@ -192,9 +177,7 @@ def fold(
     call: Callable[..., C] = fn  # takes (carry, *xs, **kw); P does not split the carry off
 
     def step(carry: Any, *args: Any, **kwargs: Any) -> tuple[Any, None]:
-        new_carry = call(carry, *args, **kwargs)
-        _check_fold_result(carry, new_carry, fn)
-        return new_carry, None
+        return next_carry("fold", carry, call(carry, *args, **kwargs), function_name(fn)), None
 
     functools.update_wrapper(step, fn)
     run = _scanner("fold", step, axis, remat, reverse, unroll, is_scanned, "is_scanned")
@@ -376,24 +359,3 @@ def _output_clash(op: str, axes: tuple[Axis, ...], name: str) -> str:
         "stacked output cannot add it. Rename the output's axis (namedax.rename) or reduce it "
         "before returning."
     )
-
-
-def _check_carry(init: Any, init_tree: Any, carry: Any, f: Callable, op: str) -> None:
-    if jax.tree_util.tree_structure(carry) != init_tree:
-        raise ValueError(
-            f"{op}: {function_name(f)} returned a carry {describe_tree(carry)} that differs from "
-            f"the initial carry {describe_tree(init)}. The carry must keep its structure and the "
-            "axes of its NamedArrays (in the same order) from step to step; use "
-            "namedax.rearrange to restore the order."
-        )
-
-
-def _check_fold_result(carry: Any, new_carry: Any, fn: Callable) -> None:
-    """Points a `fold` body that returns `(carry, y)`, as a `scan` body does, at `scan`."""
-    is_pair = isinstance(new_carry, tuple) and len(new_carry) == 2
-    if is_pair and jax.tree_util.tree_structure(new_carry) != jax.tree_util.tree_structure(carry):
-        raise ScanResultError(
-            f"fold: {function_name(fn)} returned a pair {describe_tree(new_carry)}, but a fold "
-            f"function returns only the new carry (here like {describe_tree(carry)}). Use "
-            "namedax.scan for a function that returns (carry, y)."
-        )
