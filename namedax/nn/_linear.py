@@ -65,6 +65,22 @@ def _as_spec(axes: tuple[Axis, ...], given: AxisSpec) -> Any:
     return axes[0] if isinstance(given, Axis) else axes
 
 
+class _FunctionDotGeneral(eqx.Module):
+    """A plain function given as `dot_general=`, held as static data (it is no array)."""
+
+    fn: Callable[..., Any] = eqx.field(static=True)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+
+def _as_dot_general(op: Any) -> Any:
+    """`dot_general=` as a pytree: modules (an fp8 op with its scales) kept, functions wrapped."""
+    if op is None or isinstance(op, eqx.Module):
+        return op
+    return _FunctionDotGeneral(op)
+
+
 class Linear(ModuleWithStateDictSerialization):
     """An affine map `x -> dot(x, weight over In) + bias` from axes `In` to axes `Out`.
 
@@ -100,7 +116,7 @@ class Linear(ModuleWithStateDictSerialization):
     bias: NamedArray | None
     In: AxisSpec = eqx.field(static=True)
     Out: AxisSpec = eqx.field(static=True)
-    dot_general: Callable[..., Any] | None = None  # a pytree: fp8 ops carry their scales
+    dot_general: Callable[..., Any] | None = eqx.field(default=None, converter=_as_dot_general)
     _reparam_cls: type[AbstractLinearReparam] = eqx.field(static=True, default=LinearStandardParam)
 
     @property
