@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import json
+import pickle
 import re
+import warnings
+import zipfile
 
 import equinox as eqx
 import jax
@@ -268,3 +273,274 @@ def test_wrong_kinds_of_arguments_are_type_errors(tmp_path):
         save_state_dict({"k": jax.random.key(0)}, tmp_path / "x.npz")
     with pytest.raises(ValueError, match="is reserved"):
         save_state_dict({"__namedax_dtypes__": jnp.ones(1)}, tmp_path / "x.npz")
+
+
+# --- duplicate keys -------------------------------------------------------------------------
+
+
+class _Dotted(eqx.Module):
+    a: dict
+    b: jax.Array
+
+    def _state_dict_key_map(self):
+        return {"b": "a.x"}  # a field renamed onto a key that `a` also makes
+
+
+@pytest.mark.parametrize(
+    ("tree", "key", "paths"),
+    [
+        ({"a.b": jnp.zeros(2), "a": {"b": jnp.ones(2)}}, "a.b", "tree['a']['b'] and tree['a.b']"),
+        ({"l": [jnp.zeros(2)], "l.0": jnp.ones(2)}, "l.0", "tree['l'][0] and tree['l.0']"),
+    ],
+)
+def test_leaves_with_the_same_dotted_key_are_refused(tree, key, paths):
+    with pytest.raises(ValueError, match=re.escape(f"two leaves have the key '{key}' ({paths})")):
+        nx.to_state_dict(tree)
+    for state in ({}, {key: jnp.full(2, 7.0)}):  # before: both leaves silently read one value
+        with pytest.raises(
+            ValueError, match=re.escape(f"1 key is read by two template leaves: {key}")
+        ):
+            nx.from_state_dict(tree, state)
+
+
+def test_a_renamed_field_colliding_with_a_nested_key_is_refused():
+    module = _Dotted({"x": jnp.zeros(2)}, jnp.ones(2))
+    with pytest.raises(ValueError, match=re.escape("two leaves have the key 'a.x'")):
+        nx.to_state_dict(module)
+    with pytest.raises(ValueError, match=re.escape("1 key is read by two template leaves: a.x")):
+        nx.from_state_dict(module, {"a.x": jnp.ones(2)})
+
+
+# --- npz files that lie ---------------------------------------------------------------------
+
+
+def _npz(path, **members):
+    """An npz written by NumPy itself, members as given (`dtypes` becomes the dtype table)."""
+    table = members.pop("dtypes", None)
+    if table is not None:
+        members["__namedax_dtypes__"] = np.array(
+            table if isinstance(table, str) else json.dumps(table)
+        )
+    np.savez(path, **members)
+    return path
+
+
+def _npz_refused(path, *details):
+    pattern = re.escape(f"load_state_dict: {path} is truncated or corrupted") + ".*"
+    with pytest.raises(ValueError, match=pattern + ".*".join(re.escape(d) for d in details)):
+        load_state_dict(path)
+
+
+def test_a_dtype_table_that_disagrees_with_the_array_is_refused(tmp_path):
+    path = _npz(tmp_path / "m.npz", w=np.arange(3, dtype=np.uint32), dtypes={"w": "bfloat16"})
+    # before: the (3,) uint32 came back as a (6,) bfloat16
+    _npz_refused(
+        path,
+        "leaf 'w': the dtype table says bfloat16, which is stored as uint16, but the stored array is uint32 of shape (3,)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("members", "detail"),
+    [
+        (
+            {"w": np.array(["a", "bc"])},
+            "leaf 'w': it holds <U2; a state dict holds numeric arrays only",
+        ),
+        ({"w": np.array([b"a"])}, "leaf 'w': it holds |S1"),
+        (
+            {"w": np.array([{"a": 1}], dtype=object)},
+            "leaf 'w': it holds objects (which would need unpickling)",
+        ),
+        ({"w": np.zeros(2, dtype=[("x", "f4")])}, "leaf 'w': it holds [('x', '<f4')]"),
+        ({"w": np.zeros(2, "datetime64[D]")}, "leaf 'w': it holds datetime64[D]"),
+        (
+            {"w": np.zeros(2, np.float32), "dtypes": {}},
+            "leaf 'w': the dtype table has no entry for it",
+        ),
+        (
+            {"w": np.zeros(2, np.float32), "dtypes": {"w": "float32", "v": "float32"}},
+            "leaf 'v': the dtype table lists it",
+        ),
+        (
+            {"w": np.zeros(2, np.float32), "dtypes": {"w": "str"}},
+            "leaf 'w': the dtype table names 'str', which is not a numeric dtype",
+        ),
+        (
+            {"w": np.zeros(2, np.float32), "dtypes": {"w": "nonsense"}},
+            "leaf 'w': the dtype table names 'nonsense'",
+        ),
+        (
+            {"w": np.zeros(2, np.float32), "dtypes": {"w": 3}},
+            "the dtype table is not a JSON object of dtype names",
+        ),
+        (
+            {"w": np.zeros(2, np.float32), "dtypes": "[1"},
+            "leaf '__namedax_dtypes__': the dtype table is not JSON",
+        ),
+        ({"w": np.zeros(2, np.float32), "dtypes": "null"}, "the dtype table is not a JSON object"),
+        (
+            {"w": np.zeros(2, np.float32), "__namedax_dtypes__": np.zeros(2)},
+            "the dtype table is a float64 array of shape (2,), not one string",
+        ),
+    ],
+)
+def test_npz_members_that_are_not_numeric_arrays_are_refused(tmp_path, members, detail):
+    _npz_refused(_npz(tmp_path / "m.npz", **members), detail)
+
+
+def _zip(path, members):
+    with zipfile.ZipFile(path, "w") as archive, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a repeated name
+        for name, body in members:
+            archive.writestr(name, body)
+    return path
+
+
+def _npy(array):
+    out = io.BytesIO()
+    np.lib.format.write_array(out, array)
+    return out.getvalue()
+
+
+def test_npz_archive_structure_is_checked(tmp_path):
+    one = _npy(np.zeros(2, np.float32))
+    _npz_refused(
+        _zip(tmp_path / "a.npz", [("w.npy", one), ("w.npy", one)]),
+        "leaf 'w': the archive holds two members named 'w.npy'",
+    )
+    _npz_refused(
+        _zip(tmp_path / "b.npz", [("w.npy", one), ("notes.txt", b"hi")]),
+        "the member 'notes.txt' is not a .npy array",
+    )
+    _npz_refused(
+        _zip(tmp_path / "c.npz", [("w.npy", one[:-3])]),
+        "leaf 'w': its .npy header says shape (2,) float32 (8 bytes), but the member holds 5 bytes",
+    )
+    header_lies = one.replace(b"(2,)", b"(9,)")
+    _npz_refused(
+        _zip(tmp_path / "d.npz", [("w.npy", header_lies)]),
+        "leaf 'w': its .npy header says shape (9,)",
+    )
+    negative = one.replace(b"(2,)", b"(-2,)").replace(b"  \n", b" \n")
+    _npz_refused(_zip(tmp_path / "e.npz", [("w.npy", negative)]), "leaf 'w'")
+    plain = tmp_path / "f.npz"
+    np.save(plain, np.zeros(3))  # a .npy, not an archive
+    (tmp_path / "f.npz.npy").rename(plain)
+    _npz_refused(plain, "it is not a complete zip archive")
+    pickled = tmp_path / "g.npz"
+    pickled.write_bytes(pickle.dumps({"w": np.zeros(2)}))
+    _npz_refused(pickled, "it is not a complete zip archive")
+    encrypted = tmp_path / "h.npz"
+    data = bytearray(_zip(tmp_path / "h0.npz", [("w.npy", one)]).read_bytes())
+    data[6] |= 1  # the local header's "encrypted" flag
+    at = data.rfind(b"PK\x01\x02") + 8
+    data[at] |= 1  # and the central directory's
+    encrypted.write_bytes(bytes(data))
+    _npz_refused(encrypted, "leaf 'w': the member is encrypted")
+
+
+def test_keys_that_are_numpy_savez_parameters_round_trip(tmp_path):
+    # np.savez(file, allow_pickle=..., **kwds) would swallow or reject these keys
+    state = {"allow_pickle": jnp.arange(2.0), "file": jnp.ones(3), "args": jnp.zeros(1)}
+    save_state_dict(state, tmp_path / "m.npz")
+    loaded = load_state_dict(tmp_path / "m.npz")
+    assert sorted(loaded) == sorted(state)
+    for key, value in state.items():
+        np.testing.assert_array_equal(loaded[key], value, strict=True)
+
+
+def test_non_numeric_values_are_refused_on_save_and_nothing_is_pickled(tmp_path):
+    with pytest.raises(
+        TypeError,
+        match=r"the value at 'w' has dtype object; a state dict holds numeric arrays only",
+    ):
+        save_state_dict({"w": np.array([{"a": 1}], dtype=object)}, tmp_path / "m.npz")
+    with pytest.raises(TypeError, match="the value at 's' has dtype <U1"):
+        save_state_dict({"s": np.array(["a"])}, tmp_path / "m.npz")
+    with pytest.raises(TypeError, match="state dict keys must be strings, got the key 0"):
+        save_state_dict({0: np.zeros(1)}, tmp_path / "m.npz")
+    assert not list(tmp_path.iterdir())
+
+
+def test_plain_numpy_archives_load_and_fortran_and_big_endian_arrays_are_read_right(tmp_path):
+    fortran = np.asfortranarray(np.arange(6.0, dtype=np.float32).reshape(2, 3))
+    big = np.arange(4, dtype=">i4")
+    path = _npz(tmp_path / "m.npz", f=fortran, b=big)
+    loaded = load_state_dict(path)
+    np.testing.assert_array_equal(loaded["f"], fortran, strict=False)
+    assert loaded["b"].dtype == jnp.int32
+    np.testing.assert_array_equal(loaded["b"], big)
+
+
+def test_64_bit_integers_beyond_32_bits_are_not_wrapped_in_npz(tmp_path):
+    path = tmp_path / "m.npz"
+    save_state_dict({"t": np.array([2**40], np.int64)}, path)
+    if not jax.config.jax_enable_x64:
+        with pytest.raises(
+            ValueError, match=rf"{re.escape(str(path))} at leaf 't' holds int64 values beyond int32"
+        ):
+            load_state_dict(path)
+
+
+# --- loading casts only where no value changes ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "dtype", "detail"),
+    [
+        (
+            np.full(3, 1.5, np.float32),
+            jnp.int32,
+            "float32 values and the template is int32: a float to integer cast truncates",
+        ),
+        (np.full(3, 1.5, np.float32), jnp.bool_, "a float to bool cast truncates"),
+        (np.full(3, 1 + 1j, np.complex64), jnp.float32, "drops the imaginary part"),
+        (
+            np.array([1, 2, 300]),
+            jnp.int8,
+            "int64 values outside the range of the template dtype int8",
+        ),
+        (
+            np.array([-1, 0, 1], np.int32),
+            jnp.uint32,
+            "outside the range of the template dtype uint32",
+        ),
+        (np.array(["a", "b", "c"]), jnp.float32, "which are not numbers"),
+    ],
+)
+def test_casts_that_would_change_values_are_refused(value, dtype, detail):
+    with pytest.raises(ValueError, match=re.escape(detail)):
+        nx.from_state_dict({"w": jnp.zeros(3, dtype)}, {"w": value})
+
+
+def test_casts_that_keep_values_are_allowed():
+    loaded = nx.from_state_dict(
+        {"a": jnp.zeros(3, jnp.int8), "b": jnp.zeros(3, jnp.bfloat16), "c": jnp.zeros(3)},
+        {"a": np.array([1, 2, 3]), "b": np.ones(3, np.float32), "c": np.array([True, False, True])},
+    )
+    assert loaded["a"].dtype == jnp.int8 and loaded["b"].dtype == jnp.bfloat16
+    np.testing.assert_array_equal(loaded["c"], np.array([1.0, 0.0, 1.0], np.float32))
+
+
+# --- sharding -------------------------------------------------------------------------------
+
+
+def test_leaves_loaded_from_npz_land_on_the_template_sharding(tmp_path):
+    mesh = jax.make_mesh((8,), ("data",))
+    spec = jax.sharding.PartitionSpec
+    rows = jax.sharding.NamedSharding(mesh, spec("data"))
+    cols = jax.sharding.NamedSharding(mesh, spec(None, "data"))
+    Batch = Axis("batch", 8)
+    template = {
+        "w": nx.named(jax.device_put(jnp.zeros((8, 3)), rows), (Batch, Embed)),
+        "p": jax.device_put(jnp.zeros((2, 16)), cols),
+        "r": jax.device_put(jnp.zeros(5), jax.sharding.NamedSharding(mesh, spec())),
+    }
+    path = tmp_path / "m.npz"
+    save_state_dict(nx.to_state_dict(_perturbed(template)), path)
+    loaded = nx.from_state_dict(template, load_state_dict(path))
+    assert loaded["w"].array.sharding == rows
+    assert loaded["p"].sharding == cols
+    assert loaded["r"].sharding == template["r"].sharding
+    _assert_identical(loaded, _perturbed(template))

@@ -333,14 +333,14 @@ class _Loader:
             )
 
     def array(self, template: Any, key: str, axes: tuple | None) -> Any:
-        if key not in self.state_dict:
-            self.missing.append(f"{key} {_expected(template, axes)}")
-            return template
         if key in self.read:
             self.duplicated.append(key)
             return template
-        self.used.add(key)
         self.read.add(key)
+        if key not in self.state_dict:
+            self.missing.append(f"{key} {_expected(template, axes)}")
+            return template
+        self.used.add(key)
         value = self.state_dict[key]
         if not isinstance(value, jax.Array):
             value = _host_array(value)
