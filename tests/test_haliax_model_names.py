@@ -101,18 +101,14 @@ def test_overwrite_leaves_replace_and_the_rest_update_in_a_jitted_step():
     assert overwrites.weight is None and updates.state is None
 
 
-def test_quantization_config_and_unprovided_quantisers():
+def test_quantization_config_and_trees_without_linear_layers():
     with pytest.raises(ValueError, match="fp8=True and int8=True together"):
         QuantizationConfig(fp8=True, int8=True)
     tree = {"w": jnp.ones(2)}
     with pytest.warns(UserWarning, match="neither fp8 nor int8 is set"):
         assert quantize_linear_layers(tree, QuantizationConfig()) is tree
-    for kind, config in (
-        ("fp8", QuantizationConfig(fp8=True)),
-        ("int8", QuantizationConfig(int8=True)),
-    ):
-        with pytest.raises(NotImplementedError, match=f"does not implement {kind} matmuls"):
-            quantize_linear_layers(tree, config)
+    for config in (QuantizationConfig(fp8=True), QuantizationConfig(int8=True)):
+        assert quantize_linear_layers(tree, config) == tree  # no Linear to quantise
 
 
 def test_string_holder_enum_holds_plain_strings():
@@ -181,12 +177,10 @@ def test_haliax_top_level_and_submodule_paths_resolve():
         assert hax.concat_axis_specs(namedax.Axis("a", 1), {"b": 2}) == namedax.make_axes(a=1, b=2)
         assert ScanCheckpointSpec is Spec2
         from haliax.quantization import QuantizationConfig, apply_updates, partition_for_grad_overwrite
-        try:
-            from haliax.quantization import Fp8DotGeneralOp
-        except ImportError as e:
-            print("refused:", e)
+        from haliax.quantization import Fp8DotGeneralOp
+        print("fp8:", Fp8DotGeneralOp is namedax.nn.Fp8DotGeneralOp)
         """
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert "refused: cannot import name 'Fp8DotGeneralOp'" in out.stdout
+    assert "fp8: True" in out.stdout
