@@ -25,9 +25,11 @@ globals().update(
 
 # Submodules Haliax's top level imports (each binds `haliax.<name>` to the twin module).
 from . import (  # noqa: E402
+    debug as debug,
     nn as nn,
     quantization as quantization,
     random as random,
+    ref as ref,
     state_dict as state_dict,
     tree as tree,
     tree_util as tree_util,
@@ -45,6 +47,7 @@ from .partitioning import (  # noqa: E402
     shard_with_axis_mapping as shard_with_axis_mapping,
 )
 from .poly import poly as poly  # noqa: E402
+from .ref import freeze as freeze, get as get, swap as swap  # noqa: E402
 from .types import (  # noqa: E402
     DTypeLike as DTypeLike,
     NamedOrNumeric as NamedOrNumeric,

@@ -13,7 +13,7 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from namedax.compat.haliax.jax_utils import is_jax_array_like
@@ -48,6 +48,18 @@ class StringHolderEnum(type):
 
 def _is_method(value: Any) -> bool:
     return isinstance(value, (staticmethod, classmethod))
+
+
+def ensure_tuple(x: Any) -> tuple[Any, ...]:
+    """`x` as a tuple: a sequence (other than a string) is converted, anything else wrapped.
+
+    Examples:
+        >>> ensure_tuple([1, 2]), ensure_tuple("ab"), ensure_tuple(3)
+        ((1, 2), ('ab',), (3,))
+    """
+    if isinstance(x, Sequence) and not isinstance(x, str):
+        return tuple(x)
+    return (x,)
 
 
 def is_jax_or_hax_array_like(x: Any) -> bool:
