@@ -4,6 +4,11 @@ Losses are computed per element (every axis but the class axis is kept) and then
 reduced by `reduction` (default `namedax.mean`) over `reduction_axis` (default: all
 axes), counting only the elements where `where` is true. `reduction=None` returns
 the per-element loss, zeroed where `where` is false.
+
+`weight=` gives each element a weight (broadcast by name; `where` multiplies into it as
+0/1). With weights, the mean is the weighted mean `sum(w * loss) / sum(w)`, which is 0
+where every weight is 0; any other reduction reduces `w * loss`, and `reduction=None`
+returns `w * loss`.
 """
 
 from __future__ import annotations
@@ -16,11 +21,11 @@ import jax.numpy as jnp
 
 from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, AxisSelection, AxisSelector, resolve_axis
-from namedax.core._broadcast import apply_aligned
+from namedax.core._broadcast import apply_aligned, broadcast_to
 from namedax.core._errors import describe, format_axes
 from namedax.ops._dot import dot
 from namedax.ops._indexing import take
-from namedax.ops._reductions import mean
+from namedax.ops._reductions import mean, sum as sum_
 
 from ._normalization import logsumexp
 
@@ -134,6 +139,8 @@ def cross_entropy_loss(
     reduction: Reduction | None = mean,
     where: NamedArray | None = None,
     reduction_axis: AxisSelection | None = None,
+    *,
+    weight: NamedArray | None = None,
 ) -> NamedArray:
     """Softmax cross-entropy between `logits` and `targets` over the class axis `Label`.
 
@@ -145,6 +152,7 @@ def cross_entropy_loss(
             and `where=`), or None for the per-element loss.
         where: A boolean mask of the elements that count, broadcast by name.
         reduction_axis: The axes to reduce (default: all).
+        weight: Per-element weights, broadcast by name (see the module documentation).
 
     Returns:
         The reduced loss (0-d by default).
@@ -159,7 +167,7 @@ def cross_entropy_loss(
         {}
     """
     loss, _ = cross_entropy_loss_and_log_normalizers(logits, Label, targets)
-    return _reduce("cross_entropy_loss", loss, reduction, where, reduction_axis)
+    return _reduce("cross_entropy_loss", loss, reduction, where, reduction_axis, weight)
 
 
 def binary_cross_entropy_loss(
@@ -168,6 +176,8 @@ def binary_cross_entropy_loss(
     reduction: Reduction | None = mean,
     where: NamedArray | None = None,
     reduction_axis: AxisSelection | None = None,
+    *,
+    weight: NamedArray | None = None,
 ) -> NamedArray:
     """Sigmoid cross-entropy between `logits` and `targets` in [0, 1], aligned by name.
 
@@ -179,6 +189,7 @@ def binary_cross_entropy_loss(
         reduction: As in `cross_entropy_loss`.
         where: As in `cross_entropy_loss`.
         reduction_axis: As in `cross_entropy_loss`.
+        weight: As in `cross_entropy_loss`.
 
     Returns:
         The reduced loss.
@@ -193,7 +204,7 @@ def binary_cross_entropy_loss(
     if not isinstance(logits, NamedArray):
         raise TypeError(f"{op}: logits must be a NamedArray, got {describe(logits)}.")
     loss = apply_aligned(op, ("logits", "targets"), _binary_cross_entropy, (logits, targets))
-    return _reduce(op, loss, reduction, where, reduction_axis)
+    return _reduce(op, loss, reduction, where, reduction_axis, weight)
 
 
 def maybe_reduce_loss(
@@ -201,6 +212,7 @@ def maybe_reduce_loss(
     reduction: Reduction | None,
     reduction_axis: AxisSelection | None,
     where: NamedArray | None,
+    weight: NamedArray | None = None,
 ) -> NamedArray:
     """Haliax's loss reduction: `reduction(arr, axis=, where=)`; None or `axis=()` only masks.
 
@@ -214,10 +226,13 @@ def maybe_reduce_loss(
         Array(1., dtype=float32)
         >>> nx.nn.maybe_reduce_loss(loss, nx.mean, (), mask).array
         Array([1., 0.], dtype=float32)
+        >>> weight = named(jnp.array([1.0, 3.0]), "batch")
+        >>> nx.nn.maybe_reduce_loss(loss, nx.mean, None, None, weight).array  # (1 + 9) / 4
+        Array(2.5, dtype=float32)
     """
     if reduction_axis == ():
         reduction = None
-    return _reduce("maybe_reduce_loss", arr, reduction, where, reduction_axis)
+    return _reduce("maybe_reduce_loss", arr, reduction, where, reduction_axis, weight)
 
 
 def reduce_loss(
@@ -225,14 +240,18 @@ def reduce_loss(
     reduction: Reduction | None = mean,
     reduction_axis: AxisSelection | None = None,
     where: NamedArray | None = None,
+    weight: NamedArray | None = None,
 ) -> NamedArray:
     """`maybe_reduce_loss` with Haliax's defaults: the mean over every axis.
 
     Examples:
         >>> nx.nn.reduce_loss(named(jnp.array([1.0, 3.0]), "batch")).array
         Array(2., dtype=float32)
+        >>> zero = named(jnp.zeros(2), "batch")
+        >>> nx.nn.reduce_loss(named(jnp.array([1.0, 3.0]), "batch"), weight=zero).array
+        Array(0., dtype=float32)
     """
-    return maybe_reduce_loss(arr, reduction, reduction_axis, where)
+    return maybe_reduce_loss(arr, reduction, reduction_axis, where, weight)
 
 
 def _reduce(
@@ -241,7 +260,10 @@ def _reduce(
     reduction: Reduction | None,
     where: NamedArray | None,
     reduction_axis: AxisSelection | None,
+    weight: NamedArray | None = None,
 ) -> NamedArray:
+    if weight is not None:
+        return _reduce_weighted(op, loss, reduction, where, reduction_axis, weight)
     if reduction is None:
         if where is None:
             return loss
@@ -262,3 +284,48 @@ def _binary_cross_entropy(logits: jax.Array, targets: Any) -> jax.Array:
 
 def _zero_where_false(mask: jax.Array, values: jax.Array) -> jax.Array:
     return jnp.where(mask, values, jnp.zeros((), values.dtype))
+
+
+def _reduce_weighted(
+    op: str,
+    loss: NamedArray,
+    reduction: Reduction | None,
+    where: NamedArray | None,
+    reduction_axis: AxisSelection | None,
+    weight: NamedArray,
+) -> NamedArray:
+    """The weighted reduction: `where` folds into `weight`; the mean is `sum(w l) / sum(w)`."""
+    if not isinstance(weight, NamedArray):
+        raise TypeError(
+            f"{op}: weight must be a NamedArray (per-element weights, aligned by name), got "
+            f"{describe(weight)}."
+        )
+    if reduction is not None and not callable(reduction):
+        raise TypeError(
+            f"{op}: reduction must be a reduction such as namedax.mean, or None, got "
+            f"{describe(reduction)}."
+        )
+    extra = [a for a in weight.axes if a.name not in loss.axis_names]
+    if extra:
+        raise ValueError(
+            f"{op}: weight {format_axes(weight.axes)} has axes {format_axes(tuple(extra))} that "
+            f"the per-element loss {format_axes(loss.axes)} lacks; give one weight per loss "
+            "element (sum or slice the extra axes away first)."
+        )
+    w = broadcast_to(weight.astype(loss.dtype), loss.axes)
+    if where is not None:
+        w = apply_aligned(op, ("where", "weight"), _zero_where_false, (where, w))
+    weighted = loss * w
+    if reduction is None:
+        return weighted
+    if reduction is not mean and reduction is not jnp.mean:
+        return reduction(weighted, axis=reduction_axis)
+    total = sum_(weighted, axis=reduction_axis)
+    count = sum_(w, axis=reduction_axis)
+    return apply_aligned(op, ("total", "count"), _guarded_ratio, (total, count))
+
+
+def _guarded_ratio(total: jax.Array, count: jax.Array) -> jax.Array:
+    """`total / count`, 0 where `count` is 0 (with a zero, not NaN, gradient there)."""
+    nonzero = count != 0
+    return jnp.where(nonzero, total / jnp.where(nonzero, count, 1), jnp.zeros((), total.dtype))
