@@ -17,7 +17,10 @@ from jax.sharding import AbstractMesh, Mesh
 
 from namedax.core._errors import describe
 
-__all__ = ["ResourceAxis", "set_mesh"]
+__all__ = ["MeshLike", "ResourceAxis", "set_mesh"]
+
+MeshLike = Mesh | AbstractMesh
+"""A concrete device mesh or an abstract one (what `jax.set_mesh` and `shard_map` accept)."""
 
 
 class _NameConstants(type):
@@ -33,14 +36,16 @@ class _NameConstants(type):
 class ResourceAxis(metaclass=_NameConstants):
     """The conventional mesh axis names, as plain strings (Haliax's `ResourceAxis`).
 
-    `DATA` is the data-parallel (and FSDP) axis, `MODEL` the tensor-parallel one and
-    `REPLICA` an outer axis of replicas. They are `str`s, not enum members, so they
-    compare equal to (and can be mixed with) the names themselves.
+    `DATA` is the data-parallel (and FSDP) axis, `MODEL` the tensor-parallel one,
+    `REPLICA` an outer axis of replicas, `REPLICA_DCN` replicas across slices (the
+    data-centre network) and `CONTEXT` the sequence (context-parallel) axis. They are
+    `str`s, not enum members, so they compare equal to (and can be mixed with) the
+    names themselves.
 
     Examples:
         >>> from namedax.partitioning import ResourceAxis
         >>> ResourceAxis.DATA, list(ResourceAxis), "model" in ResourceAxis
-        ('data', ['model', 'data', 'replica'], True)
+        ('data', ['model', 'data', 'replica', 'replica_dcn', 'context'], True)
         >>> jax.make_mesh((8, 1), (ResourceAxis.DATA, ResourceAxis.MODEL)).axis_names
         ('data', 'model')
     """
@@ -48,6 +53,8 @@ class ResourceAxis(metaclass=_NameConstants):
     MODEL = "model"
     DATA = "data"
     REPLICA = "replica"
+    REPLICA_DCN = "replica_dcn"
+    CONTEXT = "context"
 
 
 def set_mesh(mesh: Mesh | AbstractMesh) -> AbstractContextManager[Any]:

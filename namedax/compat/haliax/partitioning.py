@@ -4,6 +4,9 @@ Haliax's `current_thread_local_mapping` is `current_axis_mapping`, and
 `_get_mesh` (private in Haliax, called by Haliax-based code) is `context_mesh`.
 """
 
+from jax.sharding import Mesh as Mesh  # Haliax's module exposes both
+
+from namedax.parallel._mesh import MeshLike as MeshLike
 from namedax.partitioning import (
     NamedJitWrapped as NamedJitWrapped,
     PhysicalAxisSpec as PhysicalAxisSpec,
@@ -30,3 +33,4 @@ from namedax.partitioning import (
 )
 
 _get_mesh = context_mesh
+current_thread_local_mapping = current_axis_mapping
