@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -159,3 +160,133 @@ def test_empty_file_is_named(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(ValueError, match=rf"{re.escape(str(path))} is truncated or corrupted"):
         load_state_dict(path)
+
+
+# --- concurrent writers ---------------------------------------------------------------------
+
+
+def _versions(n: int) -> list[dict]:
+    """n distinct state dicts, big enough that writes overlap in time."""
+    return [
+        {"w": jnp.full((64, 1024), float(i)), "b": jnp.arange(300, dtype=jnp.int32) + i}
+        for i in range(n)
+    ]
+
+
+_SAVE = {
+    "npz": (save_state_dict, load_state_dict),
+    "safetensors": (write_safetensors, read_safetensors),
+}
+
+
+def _one_of(loaded, versions) -> None:
+    """The file holds exactly one of the versions, complete."""
+    index = int(np.asarray(loaded["w"])[0, 0])
+    _identical(loaded, versions[index])
+
+
+@pytest.mark.parametrize("kind", ["npz", "safetensors"])
+def test_threads_saving_to_one_path_leave_one_complete_file(tmp_path, kind):
+    save, load = _SAVE[kind]
+    path = tmp_path / f"model.{kind}"
+    versions = _versions(8)
+    save(versions[0], path)
+    errors, seen = [], []
+
+    def writer(i):
+        try:
+            for _ in range(3):
+                save(versions[i], path)
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    def reader():  # every read during the writes sees one whole version
+        try:
+            for _ in range(20):
+                seen.append(load(path))
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    threads.append(threading.Thread(target=reader))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    _one_of(load(path), versions)
+    for loaded in seen:
+        _one_of(loaded, versions)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
+
+
+_PROCESS_WRITER = """
+import sys
+import jax.numpy as jnp
+from namedax.io._safetensors import write_safetensors
+from namedax.serialization import save_state_dict
+kind, path, i = sys.argv[1], sys.argv[2], int(sys.argv[3])
+state = {"w": jnp.full((64, 1024), float(i)), "b": jnp.arange(300, dtype=jnp.int32) + i}
+save = save_state_dict if kind == "npz" else write_safetensors
+print("ready", flush=True)
+sys.stdin.readline()  # all processes start writing together
+for _ in range(5):
+    save(state, path)
+"""
+
+
+@pytest.mark.parametrize("kind", ["npz", "safetensors"])
+def test_processes_saving_to_one_path_leave_one_complete_file(tmp_path, kind):
+    save, load = _SAVE[kind]
+    path = tmp_path / f"model.{kind}"
+    versions = _versions(3)
+    save(versions[0], path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
+    env.pop("XLA_FLAGS", None)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _PROCESS_WRITER, kind, str(path), str(i)],
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(3)
+    ]
+    for p in processes:
+        assert p.stdout.readline().strip() == "ready"
+    for p in processes:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    seen = []
+    while any(p.poll() is None for p in processes):
+        seen.append(load(path))  # reads while the processes replace the file
+    for p in processes:
+        p.stdin.close()
+        p.stdout.close()
+        assert p.wait(timeout=60) == 0
+    _one_of(load(path), versions)
+    for loaded in seen:
+        _one_of(loaded, versions)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_every_write_has_its_own_temporary_file(tmp_path):
+    path = tmp_path / "f.bin"
+    with atomic_write(path) as first, atomic_write(path) as second:
+        temporaries = [p for p in tmp_path.iterdir() if TEMPORARY_MARK in p.name]
+        assert len(temporaries) == 2
+        assert os.fstat(first.fileno()).st_ino != os.fstat(second.fileno()).st_ino
+        first.write(b"first, complete")
+        second.write(b"second")  # before: this truncated the first writer's file
+    assert path.read_bytes() == b"first, complete"  # renamed last
+    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+
+
+def test_a_written_file_has_the_usual_permissions(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    with atomic_write(tmp_path / "f.bin") as f:
+        f.write(b"x")
+    assert (tmp_path / "f.bin").stat().st_mode & 0o777 == 0o666 & ~umask
