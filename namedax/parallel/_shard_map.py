@@ -18,7 +18,7 @@ import equinox as eqx
 import jax
 from jax.sharding import PartitionSpec
 
-from namedax.core._array import NamedArray, _wrap, is_named_array
+from namedax.core._array import NamedArray, _wrap, is_named_array, rebuilt_parts
 from namedax.core._axes import Axis
 from namedax.core._errors import describe
 from namedax.core._mapping import ResourceMapping
@@ -38,12 +38,15 @@ def _relabel(tree: Any) -> Any:
     """Every NamedArray in `tree` with axis sizes read from its array's actual shape."""
 
     def fix(x: Any) -> Any:
-        if not isinstance(x, NamedArray) or not hasattr(x.array, "shape"):
+        if not isinstance(x, NamedArray):
             return x
-        shape = x.array.shape
-        if all(a.size == s for a, s in zip(x.axes, shape)):
+        array, axes = rebuilt_parts(x)  # JAX rebuilt it with the local (or global) shape
+        if not hasattr(array, "shape"):
             return x
-        return _wrap(x.array, tuple(Axis(a.name, s) for a, s in zip(x.axes, shape)))
+        shape = array.shape
+        if all(a.size == s for a, s in zip(axes, shape)):
+            return x
+        return _wrap(array, tuple(Axis(a.name, s) for a, s in zip(axes, shape)))
 
     return jax.tree_util.tree_map(fix, tree, is_leaf=is_named_array)
 
@@ -70,6 +73,7 @@ def shard_map(
     out_specs: Any = None,
     check_rep: bool = True,
     mapping: ResourceMapping | None = None,
+    axis_mapping: ResourceMapping | None = None,
 ) -> Any:
     """Maps `fn` over the devices of a mesh, each call seeing its own block of every array.
 
@@ -91,11 +95,14 @@ def shard_map(
         check_rep: Check that results not split along a mesh axis are replicated
             along it (`jax.shard_map`'s `check_vma`).
         mapping: `{logical_axis: mesh_axis}`; defaults to the current `axis_mapping`.
+        axis_mapping: Haliax's name for `mapping` (give one of the two).
 
     Returns:
         The mapped function.
 
     Raises:
+        TypeError: If both `mapping` and `axis_mapping` are given, or at call time if
+            keyword arguments meet explicit `in_specs`.
         ValueError: At call time, if there is no mapping to derive specs from, no
             mesh, or a spec is invalid for the mesh (see `shard`).
 
@@ -108,7 +115,21 @@ def shard_map(
         >>> f = shard_map(local_total, mesh, mapping={"batch": "data"})
         >>> f(x)
         NamedArray(f32{embed:2}, [56. 64.])
+
+        Haliax's spelling, keyword arguments included:
+
+        >>> by_name = {"batch": "data"}
+        >>> g = shard_map(lambda x, *, k: x * k, mesh, axis_mapping=by_name, check_rep=False)
+        >>> g(x, k=2.0).shape
+        {'batch': 8, 'embed': 2}
     """
+    if axis_mapping is not None:
+        if mapping is not None:
+            raise TypeError(
+                "shard_map: got both mapping= and axis_mapping= (Haliax's name for the same "
+                "thing); give one."
+            )
+        mapping = axis_mapping
     if fn is None:
         return functools.partial(
             shard_map,
@@ -122,11 +143,11 @@ def shard_map(
         raise TypeError(f"shard_map: expected a callable, got {describe(fn)}.")
 
     @functools.wraps(fn)  # JAX's errors then name `fn` and its parameters, not this wrapper
-    def body(*args: Any) -> Any:
-        return fn(*_relabel(args))
+    def body(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return fn(*_relabel(args), **_relabel(kwargs))
 
     @functools.wraps(fn)
-    def mapped(*args: Any) -> Any:
+    def mapped(*args: Any, **kwargs: Any) -> Any:
         the_mesh = require_mesh(mesh, "shard_map")
         resolved = resolve_mapping(mapping)
         if resolved is None and (in_specs is None or out_specs is None):
@@ -135,18 +156,25 @@ def shard_map(
                 "call inside `with namedax.axis_mapping({...}):`, or give in_specs and out_specs."
             )
         names: ResourceMapping = resolved or {}
-        ins = in_specs
-        if ins is None:
-            ins = _specs(args, SpecTarget("shard_map", names, the_mesh), static_other=True)
+        if in_specs is None:
+            target = SpecTarget("shard_map", names, the_mesh)
+            ins = _specs((args, kwargs), target, static_other=True)
+        elif kwargs:
+            raise TypeError(
+                f"shard_map: keyword arguments {sorted(kwargs)} with explicit in_specs (which "
+                "cover the positional arguments); pass them positionally or leave in_specs out."
+            )
+        else:
+            ins = (in_specs, {})
         outs = out_specs
         if outs is None:
             probe = jax.shard_map(
                 body, mesh=the_mesh, in_specs=ins, out_specs=PartitionSpec(), check_vma=False
             )
-            local = eqx.filter_eval_shape(probe, *args)
+            local = eqx.filter_eval_shape(probe, args, kwargs)
             target = SpecTarget("shard_map", names, the_mesh, check_sizes=False)
             outs = _specs(local, target, static_other=False)
         run = jax.shard_map(body, mesh=the_mesh, in_specs=ins, out_specs=outs, check_vma=check_rep)
-        return _relabel(run(*args))
+        return _relabel(run(args, kwargs))
 
     return mapped
