@@ -287,3 +287,65 @@ class _ScalarOut(Residual):
     def __call__(self, x, scale=None):
         y = super().__call__(x, scale)
         return y, (y * y).sum()  # not per example: cannot be reassembled
+
+
+class Noisy(eqx.Module):
+    """A layer whose output shows its dropout mask: `x + mask` (dropout of ones)."""
+
+    lin: nn.Linear
+
+    @classmethod
+    def init(cls, *, key) -> Noisy:
+        return cls(nn.Linear.init(Embed, Embed, key=key))
+
+    def __call__(self, x, *, key):
+        mask = nn.dropout(nx.ones_like(x), 0.5, inference=False, key=key)
+        return self.lin(x) * 0.1 + mask
+
+
+def _noisy_stack() -> Any:
+    stack = nn.Stacked.init(Layers, Noisy)(key=jax.random.key(3))
+    with jax.set_mesh(mesh()):
+        return nx.shard(stack, {"layers": "stage"})
+
+
+def test_one_microbatch_with_a_key_is_exactly_the_plain_fold():
+    stack, x, key = _noisy_stack(), nx.ones((Batch, Embed)), jax.random.key(5)
+    pipe = nn.Pipeline(microbatches=1, mesh=mesh())
+    got = pipe.fold(stack, x, key=key)
+    assert tree_allclose(got, stack.fold(x, key=key), atol=1e-5)
+
+
+def test_each_microbatch_draws_its_own_key_stream_split_per_layer():
+    stack, x, key, m = _noisy_stack(), nx.ones((Batch, Embed)), jax.random.key(5), 4
+    got = nn.Pipeline(microbatches=m, mesh=mesh()).fold(stack, x, key=key)
+    layer_keys = jax.random.split(key, Layers.size)  # as the plain fold splits one key
+    for j in range(m):
+        # microbatch j holds the examples j, j+m, ...; its layer i draws split(key_i, m)[j]
+        keys = jax.vmap(lambda k, j=j: jax.random.split(k, m)[j])(layer_keys)
+        want = stack.fold(x["batch", j::m], key=keys)
+        assert tree_allclose(got["batch", j::m], want, atol=1e-5)
+    # no two microbatches share masks
+    first, second = got["batch", 0::m].array, got["batch", 1::m].array
+    assert not np.allclose(first, second)
+
+
+def test_pre_split_per_layer_keys_follow_the_same_rule():
+    stack, x, key, m = _noisy_stack(), nx.ones((Batch, Embed)), jax.random.key(5), 2
+    layer_keys = jax.random.split(key, Layers.size)
+    pipe = nn.Pipeline(microbatches=m, mesh=mesh())
+    assert tree_allclose(pipe.fold(stack, x, key=layer_keys), pipe.fold(stack, x, key=key))
+
+
+def test_a_batch_axis_of_another_size_is_refused():
+    stack, x = _noisy_stack(), nx.ones((Batch, Embed))
+    pipe = nn.Pipeline(microbatches=2, batch=nx.Axis("batch", 99), mesh=mesh())
+    with pytest.raises(ValueError, match=r"has batch:16, but the pipeline was given batch=batch\(99\)"):
+        pipe.fold(stack, x, key=jax.random.key(0))
+
+
+def test_argument_errors_name_the_whole_stack_not_a_stage():
+    stack, x = _noisy_stack(), nx.ones((Batch, Embed))
+    pipe = nn.Pipeline(microbatches=2, mesh=mesh())
+    with pytest.raises(ValueError, match=r"must then have size 8 for layers\(8\)"):
+        pipe.fold(stack, x, key=jax.random.split(jax.random.key(0), 2))
