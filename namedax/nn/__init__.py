@@ -100,6 +100,7 @@ from ._quantize import (
     QuantizationConfig as QuantizationConfig,
     quantize_linear_layers as quantize_linear_layers,
 )
+from ._ragged_dot import Implementation as Implementation, ragged_dot as ragged_dot
 from ._reparam import (
     EmbeddingMup as EmbeddingMup,
     EmbeddingStandardParam as EmbeddingStandardParam,

@@ -39,6 +39,7 @@ from namedax.nn import (
     min_pool as min_pool,
     one_hot as one_hot,
     quick_gelu as quick_gelu,
+    ragged_dot as ragged_dot,  # the function, as in Haliax (the module is nn.ragged_dot too)
     reduce_loss as reduce_loss,
     relu as relu,
     relu6 as relu6,
