@@ -217,3 +217,101 @@ def test_step_arguments_are_checked(tmp_path):
         assert float(ckpts.restore({"a": jnp.zeros(1)})["a"][0]) == 1.0
     with pytest.raises(ValueError, match="max_to_keep must be a positive int"):
         Checkpoints(tmp_path, max_to_keep=0)
+
+
+# --- a restore trusts nothing in the step it reads ------------------------------------------
+
+
+def _step_with_record(tmp_path, record):
+    """A saved step whose record of axes is replaced by `record` (bytes)."""
+    state = {"w": jnp.arange(6.0).reshape(2, 3), "i": jnp.arange(4, dtype=jnp.int32)}
+    with Checkpoints(tmp_path) as ckpts:
+        ckpts.save(0, state)
+    (tmp_path / "0" / "axes" / "metadata").write_bytes(record)
+    return state
+
+
+@pytest.mark.parametrize(
+    ("record", "detail"),
+    [
+        (b"[1, 2", "its record of axes cannot be read (JSONDecodeError"),
+        (b"[1, 2]", "its record of axes is "),
+        (
+            b'{"w": 5, "i": null}',
+            "(leaf 'w'): its recorded named shape 5 is not a dict of 'axes' and 'shape'",
+        ),
+        (
+            b'{"w": {"axes": null, "shape": [2, -3]}, "i": {"axes": null, "shape": [4]}}',
+            "(leaf 'w'): its recorded named shape",
+        ),
+        (
+            b'{"w": {"axes": [["a", 2], ["a", 3]], "shape": [2, 3]}, "i": {"axes": null, "shape": [4]}}',
+            "axes that do not describe its shape with distinct names",
+        ),
+        (
+            b'{"w": {"axes": [["a", 3]], "shape": [2, 3]}, "i": {"axes": null, "shape": [4]}}',
+            "axes that do not describe its shape",
+        ),
+        (
+            b'{"w": {"axes": null, "shape": [2, 3]}}',
+            "(leaf 'i'): its arrays and its record of axes name different leaves",
+        ),
+        (
+            b'{"w": {"axes": null, "shape": [3, 2]}, "i": {"axes": null, "shape": [4]}}',
+            "(leaf 'w'): Orbax stored shape (2, 3), its record says [3, 2]",
+        ),
+    ],
+)
+def test_a_damaged_record_of_axes_is_refused_naming_the_step(tmp_path, record, detail):
+    state = _step_with_record(tmp_path, record)
+    pattern = (
+        re.escape(f"Checkpoints.restore: the checkpoint {tmp_path / '0'} is corrupted")
+        + ".*"
+        + re.escape(detail)
+    )
+    with Checkpoints(tmp_path) as ckpts, pytest.raises(ValueError, match=pattern):
+        ckpts.restore(state)
+
+
+def test_a_restore_never_truncates_a_dtype(tmp_path):
+    state = {"w": jnp.full(3, 1.5), "i": jnp.array([1, 2, 300], jnp.int32)}
+    with Checkpoints(tmp_path) as ckpts:
+        ckpts.save(0, state)
+        with pytest.raises(
+            ValueError,
+            match=r"w: it holds float32 values and the template is int32: a float to integer cast truncates",
+        ):
+            ckpts.restore({**state, "w": jnp.zeros(3, jnp.int32)})  # before: restored [1, 1, 1]
+        with pytest.raises(
+            ValueError,
+            match=r"i: it holds int32 values and the template is int8, which may not hold them all",
+        ):
+            ckpts.restore({**state, "i": jnp.zeros(3, jnp.int8)})
+        restored = ckpts.restore({**state, "w": jnp.zeros(3, jnp.bfloat16)})  # same kind: fine
+        assert restored["w"].dtype == jnp.bfloat16
+        np.testing.assert_array_equal(np.asarray(restored["w"], np.float32), np.full(3, 1.5))
+
+
+def test_damaged_array_files_are_refused_naming_the_step(tmp_path):
+    state = {"w": jnp.arange(6.0)}
+    with Checkpoints(tmp_path) as ckpts:
+        ckpts.save(0, state)
+    for data in (tmp_path / "0" / "arrays").rglob("*"):
+        if data.is_file() and ("ocdbt" in str(data) or data.parent.name == "d"):
+            data.write_bytes(b"\0" * 7)
+    with (
+        Checkpoints(tmp_path) as ckpts,
+        pytest.raises(ValueError, match=re.escape(f"the checkpoint {tmp_path / '0'} is corrupted")),
+    ):
+        ckpts.restore(state)
+
+
+def test_leaves_with_the_same_key_are_refused_naming_both_paths(tmp_path):
+    tree = {"a.b": jnp.zeros(2), "a": {"b": jnp.ones(2)}}
+    with Checkpoints(tmp_path) as ckpts:
+        with pytest.raises(
+            ValueError,
+            match=re.escape("two leaves have the key 'a.b' (tree['a']['b'] and tree['a.b'])"),
+        ):
+            ckpts.save(0, tree)
+        assert ckpts.all_steps() == []

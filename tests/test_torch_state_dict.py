@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -164,3 +166,59 @@ def test_stack_and_unstack_state_dict_are_inverse():
 def test_stack_state_dict_with_a_gap_is_an_error():
     with pytest.raises(ValueError, match=r"layers of 'w' under 'h' are \[0, 2\], not 0..1"):
         _stack_state_dict({"h.0.w": jnp.ones(1), "h.2.w": jnp.ones(1)}, "h")
+
+
+# --- loads check what they read and land where the template is ------------------------------
+
+
+def test_torch_layout_loads_land_on_the_template_sharding(tmp_path):
+    mesh = jax.make_mesh((2, 4), ("data", "model"))
+    Batch = Axis("batch", 8)
+    layer = nx.nn.Linear.init((Head, HeadDim), Axis("out", 8), key=KEY)
+    spec = jax.sharding.PartitionSpec
+    placed = {
+        "proj": eqx.tree_at(
+            lambda m: m.weight,
+            layer,
+            nx.named(
+                jax.device_put(
+                    layer.weight.array, jax.sharding.NamedSharding(mesh, spec("model", None, None))
+                ),
+                layer.weight.axes,
+            ),
+        ),
+        "table": jax.device_put(
+            jnp.zeros((8, 4)), jax.sharding.NamedSharding(mesh, spec("data", "model"))
+        ),
+        "row": nx.named(
+            jax.device_put(jnp.zeros(8), jax.sharding.NamedSharding(mesh, spec("model"))), (Batch,)
+        ),
+    }
+    state = sd.to_torch_compatible_state_dict(jax.tree_util.tree_map(lambda x: x + 1, placed))
+    path = tmp_path / "m.safetensors"
+    sd.save_state_dict(state, path)
+    loaded = sd.from_torch_compatible_state_dict(placed, sd.load_state_dict(path))
+    pairs = zip(
+        jax.tree_util.tree_leaves(loaded, is_leaf=nx.is_named_array),
+        jax.tree_util.tree_leaves(placed, is_leaf=nx.is_named_array),
+        strict=True,
+    )
+    for got, like in pairs:
+        got, like = (got.array, like.array) if isinstance(like, nx.NamedArray) else (got, like)
+        assert got.sharding == like.sharding  # before: every leaf on one device
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(like) + 1)
+
+
+def test_torch_layout_refuses_truncating_casts_and_duplicate_keys():
+    layer = _attn()
+    state = sd.to_torch_compatible_state_dict(layer)
+    as_ints = jax.tree_util.tree_map(
+        lambda x: x.astype(jnp.int32) if x.dtype == jnp.float32 else x, layer
+    )
+    with pytest.raises(
+        ValueError,
+        match="float32 values and the template is int32: a float to integer cast truncates",
+    ):
+        sd.from_torch_compatible_state_dict(as_ints, state)
+    with pytest.raises(ValueError, match=re.escape("two leaves have the key 'a.b'")):
+        sd.to_torch_compatible_state_dict({"a.b": jnp.zeros(2), "a": {"b": jnp.ones(2)}})

@@ -207,7 +207,10 @@ class Checkpoints:
         """The shape and dtype Orbax stored for each array of a step (None if unrecorded)."""
         where = self._step_dir(step)
         try:
-            metadata = self._manager.item_metadata(step)[_ARRAYS]
+            from etils import epath  # an Orbax dependency
+
+            handler = self._ocp.StandardCheckpointHandler()
+            metadata = handler.metadata(epath.Path(where) / _ARRAYS)
             tree = getattr(metadata, "tree", metadata)
             if tree is None:
                 return None
