@@ -40,6 +40,7 @@ from namedax.core._axes import (
     resolve_axis as _resolve_in,
 )
 from namedax.core._errors import describe, foreign_named_array, format_axes
+from namedax.core._shape_checks import shape_checks_enabled
 
 __all__ = ["NamedArray", "named", "is_named_array"]
 
@@ -89,7 +90,7 @@ class NamedArray:
                     "named(array, names) to infer sizes from bare names."
                 )
         shape = tuple(a.size for a in axes)
-        if array.shape != shape:
+        if array.shape != shape and shape_checks_enabled():
             raise ValueError(
                 f"NamedArray: array of shape {array.shape} does not match axes "
                 f"{format_axes(axes)} (shape {shape}). Give one Axis per dimension, in order."

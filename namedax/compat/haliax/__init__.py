@@ -39,6 +39,12 @@ from . import (  # noqa: E402
 # Names Haliax's top level has beyond namedax's, and names that rebind a submodule's
 # attribute to a function (as Haliax's `from .field import field` does).
 from .axis import concat_axes as concat_axes  # noqa: E402
+from .core import (  # noqa: E402
+    NamedArrayAxes as NamedArrayAxes,
+    NamedArrayAxesSpec as NamedArrayAxesSpec,
+    are_shape_checks_enabled as are_shape_checks_enabled,
+    enable_shape_checks as enable_shape_checks,
+)
 from .fft import fft as fft  # noqa: E402
 from .field import field as field  # noqa: E402
 from .jax_utils import tree_checkpoint_name as tree_checkpoint_name  # noqa: E402
@@ -57,3 +63,4 @@ from .types import (  # noqa: E402
 )
 
 concat_axis_specs = concat_axes  # Haliax's deprecated name
+fix = _namedax.trunc  # Haliax's name (jnp.fix): rounds toward zero

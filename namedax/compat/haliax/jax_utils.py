@@ -10,13 +10,17 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
+import zlib
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, overload
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.ad_checkpoint import checkpoint_name
 
 from namedax.core._array import NamedArray
@@ -194,3 +198,145 @@ def broadcast_prefix(
 
     jax.tree_util.tree_map(repeat, prefix_tree, full_tree, is_leaf=is_leaf)
     return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(full_tree), leaves)
+
+
+class Static(eqx.Module):
+    """A pytree node that holds `value` as static data (part of the treedef, not a leaf).
+
+    Examples:
+        >>> from namedax.compat.haliax.jax_utils import Static
+        >>> jax.tree_util.tree_leaves(Static("config")), Static("config").value
+        ([], 'config')
+    """
+
+    value: Any = eqx.field(static=True)
+
+
+def broadcast_one_to_all(in_tree: Any, is_source: bool | None = None) -> Any:
+    """Every process gets the source process's values of `in_tree` (NumPy arrays).
+
+    The source is process 0 unless `is_source` says which process calls as the source.
+    Each leaf must have the same shape and dtype on every process. The values are summed
+    over a `(processes, local_devices)` mesh of all devices, in which only the source
+    contributes, so any device order works.
+
+    Examples:
+        >>> from namedax.compat.haliax.jax_utils import broadcast_one_to_all
+        >>> broadcast_one_to_all({"step": np.int32(3)})
+        {'step': array(3, dtype=int32)}
+    """
+    if jax.process_count() == 1:
+        return jax.tree_util.tree_map(np.asarray, in_tree)
+    if is_source is None:
+        is_source = jax.process_index() == 0
+    devices = np.array(jax.devices()).reshape(jax.process_count(), jax.local_device_count())
+    mesh = jax.sharding.Mesh(devices, ("processes", "local_devices"))
+    by_process = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("processes"))
+    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+    def to_global(x: Any) -> Any:
+        local = np.asarray(x) if is_source else np.zeros_like(np.asarray(x))
+        return jax.make_array_from_process_local_data(by_process, local[None])
+
+    stacked = jax.tree_util.tree_map(to_global, in_tree)
+    total = jax.jit(
+        lambda t: jax.tree_util.tree_map(lambda x: jnp.sum(x, axis=0, dtype=x.dtype), t),
+        out_shardings=replicated,
+    )(stacked)
+    return jax.tree_util.tree_map(lambda x: np.asarray(x.addressable_data(0)), total)
+
+
+def assert_equal(in_tree: Any, fail_message: str = "") -> None:
+    """Checks that every process holds the same values of `in_tree`.
+
+    Raises:
+        AssertionError: If some process's values differ from process 0's.
+    """
+    expected = broadcast_one_to_all(in_tree)
+    same = jax.tree_util.tree_map(lambda a, b: bool(np.all(np.equal(a, b))), in_tree, expected)
+    if not all(jax.tree_util.tree_leaves(same)):
+        raise AssertionError(f"{fail_message} Expected: {expected}; got: {in_tree}.")
+
+
+def sync_global_devices(name: str) -> None:
+    """A barrier across all processes, which also checks that they all reached `name`.
+
+    Raises:
+        AssertionError: If the processes wait at barriers of different names.
+    """
+    tag = np.uint32(zlib.crc32(name.encode()))
+    assert_equal(tag, f"sync_global_devices name mismatch ('{name}')")
+
+
+@functools.wraps(eqx.filter_eval_shape)
+def filter_eval_shape(*args: Any, **kwargs: Any) -> Any:
+    """Deprecated in Haliax: `equinox.filter_eval_shape`."""
+    warnings.warn(
+        "filter_eval_shape is deprecated, use eqx.filter_eval_shape", DeprecationWarning, 2
+    )
+    return eqx.filter_eval_shape(*args, **kwargs)
+
+
+@functools.wraps(eqx.combine)
+def combine(*args: Any, **kwargs: Any) -> Any:
+    """Deprecated in Haliax: `equinox.combine`."""
+    warnings.warn("combine is deprecated, use eqx.combine", DeprecationWarning, 2)
+    return eqx.combine(*args, **kwargs)
+
+
+def is_pallas_dslice(x: object) -> bool:
+    """Whether `x` is JAX's window index (`jax.ds(...)`, Pallas's `pl.dslice`)."""
+    return isinstance(x, type(jax.ds(0, 1)))
+
+
+def is_on_mac_metal() -> bool:
+    """Whether the default device is Apple's Metal backend."""
+    return jax.devices()[0].platform.lower() == "metal"
+
+
+def multilevel_scan(
+    f: Callable[..., Any],
+    carry: Any,
+    xs: Any,
+    outer_size: int,
+    length: int,
+    reverse: bool = False,
+    unroll: int = 1,
+) -> tuple[Any, Any]:
+    """`jax.lax.scan(f, carry, xs)` as `outer_size` rematerialised blocks of inner scans.
+
+    Only each block's carry is saved for the backward pass (the sqrt(N) memory trick);
+    results equal a plain scan. The leading dimension `length` of every array in `xs`
+    must split into `outer_size` blocks.
+
+    Raises:
+        ValueError: If `length` is not a multiple of `outer_size`.
+
+    Examples:
+        >>> from namedax.compat.haliax.jax_utils import multilevel_scan
+        >>> step = lambda c, x: (c + x, c * x)
+        >>> c, ys = multilevel_scan(step, 0.0, jnp.arange(6.0), outer_size=2, length=6)
+        >>> c, ys.shape
+        (Array(15., dtype=float32), (6,))
+    """
+    inner = length // outer_size
+    if inner * outer_size != length:
+        raise ValueError(
+            f"multilevel_scan: length {length} must be divisible by outer_size {outer_size}"
+        )
+
+    def split(x: Any) -> Any:
+        if is_jax_array_like(x) and x.shape != ():
+            return x.reshape((outer_size, inner, *x.shape[1:]))
+        return x
+
+    def merge(x: Any) -> Any:
+        if is_jax_array_like(x) and x.shape != ():
+            return x.reshape((length, *x.shape[2:]))
+        return x
+
+    block = jax.remat(functools.partial(jax.lax.scan, f, reverse=reverse, unroll=unroll))
+    carry, ys = jax.lax.scan(
+        block, carry, jax.tree_util.tree_map(split, xs), reverse=reverse, unroll=True
+    )
+    return carry, jax.tree_util.tree_map(merge, ys)

@@ -6,6 +6,8 @@ Examples:
     True
 """
 
+from typing import Any, Protocol, TypeVar
+
 from namedax.nn._blockseq import BlockSeq as BlockSeq
 from namedax.nn._export import (
     _stack_state_dict as _stack_state_dict,  # Haliax keeps these here
@@ -17,3 +19,29 @@ from namedax.transforms._remat import (
     ScanCheckpointPolicy as ScanCheckpointPolicy,
     ScanCheckpointSpec as ScanCheckpointSpec,
 )
+
+M_co = TypeVar("M_co", covariant=True)
+
+
+class FoldFunction(Protocol):
+    """A block method usable with `Stacked.fold`: `(block, carry, *args) -> carry`."""
+
+    def __call__(self, module: Any, carry: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class ScanFunction(Protocol):
+    """A block method usable with `Stacked.scan`: `(block, carry, *args) -> (carry, output)`."""
+
+    def __call__(self, module: Any, carry: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]: ...
+
+
+class VmapFunction(Protocol):
+    """A block method usable with `Stacked.vmap`: `(block, *args) -> output`."""
+
+    def __call__(self, module: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class ModuleInit(Protocol[M_co]):
+    """A block constructor, as `Stacked.init(Layers, ModuleInit)` takes it."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> M_co: ...
