@@ -419,3 +419,21 @@ def test_scan_of_a_block_returning_only_the_carry_is_both_type_and_value_error(k
         stack.scan(x)
     with pytest.raises(exc, match=r"\.fold: the block returned a pair"):
         stack.fold_via(lambda block, c: (block(c), c))(x)
+
+
+def test_a_block_instance_is_refused_with_the_fix():
+    instance = nn.Linear.init(Embed, Hidden, key=KEY)
+    for init in (nn.Stacked.init, nn.BlockSeq.init):
+        with pytest.raises(TypeError, match=r"got an instance of Linear\. Pass the class"):
+            init(Layers, instance)(Embed, Hidden, key=KEY)
+
+
+def test_vmap_size_mismatch_names_the_argument_and_the_fix():
+    stack = nn.Stacked.init(Layers, nn.Linear)(Embed, Hidden, key=KEY)
+    wrong = nx.zeros((Layers.resize(Layers.size + 1), Embed))
+    with pytest.raises(ValueError) as info:
+        stack.vmap(wrong)
+    message = str(info.value)
+    assert message.startswith(f"Stacked.vmap: args[0] {{layers:{Layers.size + 1}, embed:")
+    assert "give one slice per layer" in message and "rename that axis" in message
+    assert "spec" not in message  # no advice about vmap specs Stacked.vmap does not take
