@@ -39,7 +39,6 @@ from namedax.nn import (
     min_pool as min_pool,
     one_hot as one_hot,
     quick_gelu as quick_gelu,
-    ragged_dot as ragged_dot,  # the function, as in Haliax (the module is nn.ragged_dot too)
     reduce_loss as reduce_loss,
     relu as relu,
     relu6 as relu6,
@@ -56,3 +55,4 @@ from namedax.nn import (
 from namedax.transforms._remat import ScanCheckpointPolicy as ScanCheckpointPolicy
 
 from . import attention as attention
+from .ragged_dot import ragged_dot as ragged_dot  # the function wins over the submodule
