@@ -19,6 +19,7 @@ import tempfile
 import warnings
 import zipfile
 
+import jax
 import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
@@ -27,6 +28,8 @@ import safetensors
 import safetensors.numpy
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
+import namedax as nx
+from namedax.compat.haliax import state_dict as sd
 from namedax.io._npz import read_state_dict
 from namedax.io._safetensors import read_safetensors, write_safetensors
 from namedax.serialization import Checkpoints, load_state_dict, save_state_dict
@@ -382,3 +385,43 @@ def test_a_damaged_orbax_record_restores_exactly_or_is_refused(orbax_step, recor
         _same(restored, {k: np.asarray(v) for k, v in state.items()})
     finally:
         path.write_bytes(original)
+
+
+# --- state dicts of any values into a template (plain and torch layout) ---------------------
+
+_VALUES = st.sampled_from(
+    [
+        np.arange(6, dtype=np.float32).reshape(2, 3),  # the right one
+        np.arange(6, dtype=np.float32).reshape(3, 2),
+        np.arange(6, dtype=np.float64).reshape(2, 3),
+        np.arange(6, dtype=np.int32).reshape(2, 3),
+        np.full((2, 3), 1.5 + 2j, np.complex64),
+        np.zeros((2, 3), np.bool_),
+        np.array([["a", "b", "c"], ["d", "e", "f"]]),
+        np.array([[object()] * 3] * 2, dtype=object),
+        [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]],
+        [[0.0, 1.0], [2.0]],
+        None,
+        "weights",
+        3.0,
+        jnp.arange(6.0).reshape(2, 3),
+        jax.random.key(0),
+    ]
+)
+
+
+@FUZZ
+@given(value=_VALUES, dtype=st.sampled_from([jnp.float32, jnp.bfloat16, jnp.int32, jnp.int8]))
+def test_any_state_dict_value_loads_exactly_or_is_refused_naming_the_key(value, dtype):
+    template = {"blk": {"w": jnp.zeros((2, 3), dtype)}}
+    for load in (nx.from_state_dict, sd.from_torch_compatible_state_dict):
+        try:
+            loaded = load(template, {"blk.w": value})
+        except ValueError as e:
+            assert "blk.w" in str(e), str(e)
+            continue
+        got = loaded["blk"]["w"]
+        assert got.dtype == dtype and got.shape == (2, 3)
+        expected = np.asarray(value)
+        assert not np.issubdtype(expected.dtype, np.floating) or jnp.issubdtype(dtype, jnp.floating)
+        np.testing.assert_array_equal(np.asarray(got, np.float64), expected.astype(np.float64))
