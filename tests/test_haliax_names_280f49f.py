@@ -189,3 +189,24 @@ def test_dropout_mask_fix_compile_cache_and_protocols():
     compile_utils.clear_caches()
     assert nn_scan.ModuleInit and nn_scan.FoldFunction and nn_scan.ScanFunction
     assert nn_scan.VmapFunction
+
+
+def test_scan_checkpoint_policy_mk_and_checkpoint():
+    from namedax.transforms._remat import ScanCheckpointPolicy
+
+    policy = ScanCheckpointPolicy(save_inputs=True)
+    assert ScanCheckpointPolicy._mk(policy) is policy
+    assert ScanCheckpointPolicy._mk(True) == ScanCheckpointPolicy.from_remat(True)
+    assert ScanCheckpointPolicy._mk("nested").nested is True
+
+    def block(x):
+        x = jax.ad_checkpoint.checkpoint_name(x, "my_input")
+        return jnp.sin(jnp.sin(x)).sum()
+
+    x = jnp.linspace(0.0, 1.0, 4)
+    for p in (policy, ScanCheckpointPolicy(), ScanCheckpointPolicy._mk(False)):
+        wrapped = p.checkpoint("my_carry", "my_input", block)
+        np.testing.assert_allclose(jax.grad(wrapped)(x), jax.grad(block)(x), rtol=1e-6)
+    assert ScanCheckpointPolicy._mk(False).checkpoint("c", "x", block) is block
+    text = str(jax.make_jaxpr(jax.grad(policy.checkpoint("c", "my_input", block)))(x))
+    assert "remat" in text or "checkpoint" in text

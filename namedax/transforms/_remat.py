@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
+import equinox as eqx
 import jax
 from jax import lax
 from jax.ad_checkpoint import checkpoint_name
@@ -124,7 +125,7 @@ offload_block_internals=(), prevent_cse=False, disable=False, simple=False, nest
                     f"checkpoint names, got {internals!r}."
                 )
             object.__setattr__(self, "save_block_internals", tuple(internals))
-        if internals is True and self._offloaded_names():
+        if internals is True and self._offloaded_names(CARRY_NAME, INPUT_NAME):
             raise ValueError(
                 "ScanCheckpointPolicy: save_block_internals=True keeps every intermediate on the "
                 "device, so nothing can be offloaded; drop the 'offload' settings or list the "
@@ -184,6 +185,26 @@ offload_block_internals=(), prevent_cse=False, disable=False, simple=False, nest
         """
         return ScanCheckpointPolicy.from_remat(remat_policy)
 
+    _mk = from_remat  # Haliax's private name, which Haliax-based models call
+
+    def checkpoint(
+        self, carry_name: str, input_name: str, callable: Callable[..., Any]
+    ) -> Callable[..., Any]:
+        """`callable` under this policy: `equinox.filter_checkpoint` with the policy's rule.
+
+        For a step that tags its carry and inputs with `checkpoint_name(..., carry_name)` /
+        `(..., input_name)` itself (Haliax's spelling; namedax's scans apply policies).
+
+        Examples:
+            >>> f = ScanCheckpointPolicy(save_inputs=True).checkpoint("c", "x", lambda a: a * 2)
+            >>> f(jnp.ones(2))
+            Array([2., 2.], dtype=float32)
+        """
+        policy = self.checkpoint_policy(carry_name, input_name)
+        if policy is None:
+            return callable
+        return eqx.filter_checkpoint(callable, policy=policy, prevent_cse=self.prevent_cse)
+
     @property
     def rematerialises(self) -> bool:
         """Whether the per-step body is wrapped in `jax.checkpoint` at all."""
@@ -191,18 +212,24 @@ offload_block_internals=(), prevent_cse=False, disable=False, simple=False, nest
             return False
         return self.simple or self.save_block_internals is not True
 
-    def _offloaded_names(self) -> list[str]:
+    def _offloaded_names(self, carry_name: str, input_name: str) -> list[str]:
         if self.simple:
             return []
         names = list(self.offload_block_internals)
         if self.save_carries == "offload":
-            names.append(CARRY_NAME)
+            names.append(carry_name)
         if self.save_inputs == "offload":
-            names.append(INPUT_NAME)
+            names.append(input_name)
         return names
 
-    def checkpoint_policy(self) -> Callable[..., Any] | None:
-        """The `jax.checkpoint` policy for one step, or `None` if steps are not rematerialised."""
+    def checkpoint_policy(
+        self, carry_name: str = CARRY_NAME, input_name: str = INPUT_NAME
+    ) -> Callable[..., Any] | None:
+        """The `jax.checkpoint` policy for one step, or `None` if steps are not rematerialised.
+
+        `carry_name` and `input_name` are the `checkpoint_name`s the step's carry and inputs
+        are tagged with (namedax's scans use the defaults).
+        """
         if not self.rematerialises:
             return None
         if self.simple:
@@ -210,8 +237,8 @@ offload_block_internals=(), prevent_cse=False, disable=False, simple=False, nest
         internals = self.save_block_internals
         saved = list(internals) if isinstance(internals, tuple) else []
         if self.save_inputs is True:
-            saved.append(INPUT_NAME)
-        offloaded = self._offloaded_names()
+            saved.append(input_name)
+        offloaded = self._offloaded_names(carry_name, input_name)
         policies = jax.checkpoint_policies
         if offloaded:
             return policies.save_and_offload_only_these_names(
