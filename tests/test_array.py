@@ -84,7 +84,7 @@ def test_positional_iteration_is_refused():
         list(make())
 
 
-def test_pytree_structure_and_unchecked_unflatten():
+def test_pytree_structure_and_placeholder_unflatten():
     x = make()
     leaves, treedef = jax.tree_util.tree_flatten(x)
     assert len(leaves) == 1 and leaves[0] is x.array

@@ -9,11 +9,15 @@ by name, so two arrays holding the same axes in different orders mean the same
 thing.
 
 A `NamedArray` is a JAX pytree with a single child (`array`) and the axes as
-static auxiliary data, so it passes through `jit`, `grad`, `vmap`, `scan` and
+static auxiliary data, so it passes through `jit`, `grad`, `scan` (as a carry) and
 Equinox's filtered transforms. The constructor checks that the array's shape
-matches the axes; rebuilding from a pytree (inside transforms) does not, because
-JAX legitimately builds intermediate pytrees whose leaves are not arrays of that
-shape (batched tracers, `None` placeholders, `ShapeDtypeStruct`s).
+matches the axes. Rebuilding from a pytree checks it too, for leaves that have a
+shape (arrays, tracers, `ShapeDtypeStruct`s): a plain `jax.vmap`, `lax.scan` over
+`xs`, `lax.map` or `jax.tree.map` that changes positional dimensions would otherwise
+leave the names on the wrong dimensions. Such a NamedArray raises as soon as it is
+used, not when it is rebuilt, because libraries keep per-leaf values of other shapes
+in parameter-shaped trees (Optax's tree norms and factored moments) and only hand
+the leaves back to JAX. Other leaves (`None`, sentinels) are placeholders.
 
 Operators and methods (`+`, `.sum`, `.dot`, ...) are the very functions of the
 top-level namespace, bound onto the class by `namedax.ops._methods`; the annotations
@@ -72,12 +76,15 @@ class NamedArray:
          [1. 1. 1.]])
     """
 
-    __slots__ = ("array", "axes")
+    # `_rebuilt` is set only on a NamedArray that JAX rebuilt from a leaf whose shape
+    # disagrees with its axes (see `_unflatten`); `array` and `axes` are then unset.
+    __slots__ = ("_rebuilt", "array", "axes")
     __array_ufunc__ = None  # make NumPy defer to our reflected operators
     __hash__ = None  # type: ignore[assignment]  # __eq__ is elementwise
 
     array: jax.Array
     axes: tuple[Axis, ...]
+    _rebuilt: tuple[Any, tuple[Axis, ...]]
 
     def __init__(self, array: Any, axes: Sequence[Axis]):
         if not isinstance(array, jax.Array):
@@ -99,6 +106,15 @@ class NamedArray:
             check_unique_names(axes, "NamedArray")
         self.array = array
         self.axes = axes
+
+    if not TYPE_CHECKING:  # hidden from type checkers, which would then accept any name
+
+        def __getattr__(self, name: str) -> Any:
+            # Reached only when normal lookup fails, so a whole NamedArray never pays for it.
+            if name == "array" or name == "axes":
+                leaf, axes = self._rebuilt  # unset too: an uninitialised object
+                raise RebuildMismatchError(_mismatch_message(axes, leaf.shape))
+            raise AttributeError(f"'NamedArray' object has no attribute {name!r}")
 
     # --- shape information -------------------------------------------------------------
 
@@ -284,13 +300,19 @@ class NamedArray:
     # --- display (namedax.core._display) ----------------------------------------------------
 
     def __repr__(self) -> str:
-        return _display.text_repr(self)
+        try:
+            return _display.text_repr(self)
+        except RebuildMismatchError:
+            return _mismatch_repr(self)
 
     __str__ = __repr__
 
     def __pdoc__(self, **kwargs: Any) -> Any:
         """The short form inside Equinox module reprs: `f32{layers:12, embed:32}`."""
-        return _display.pdoc(self, **kwargs)
+        try:
+            return _display.pdoc(self, **kwargs)
+        except RebuildMismatchError:
+            return None  # the printer falls back to `repr`
 
     # An instance-only method: treescope, which renders a NamedArray by
     # `__treescope_repr__`, would otherwise embed this HTML under every array of a tree.
@@ -511,15 +533,89 @@ _AXIS_CACHE: dict[tuple[str, int], Axis] = {}
 
 
 def _flatten_with_keys(x: NamedArray):
-    return ((jax.tree_util.GetAttrKey("array"), x.array),), x.axes
+    (array,), axes = _flatten(x)
+    return ((jax.tree_util.GetAttrKey("array"), array),), axes
 
 
 def _flatten(x: NamedArray):
-    return (x.array,), x.axes
+    try:
+        return (x.array,), x.axes
+    except RebuildMismatchError:  # a rebuilt intermediate gives its leaf back unchanged
+        leaf, axes = x._rebuilt
+        return (leaf,), axes
 
 
-def _unflatten(axes: Any, children: Any) -> NamedArray:
-    return _wrap(children[0], axes)
+# Leaves whose shape must agree with the axes when JAX rebuilds a NamedArray; others
+# (None, sentinels, dtypes, restore arguments) are placeholders JAX and libraries put there.
+_SHAPED = (jax.Array, np.ndarray, np.generic, jax.ShapeDtypeStruct)
+_SIZE = operator.attrgetter("size")
+try:  # the concrete array type: an exact type test is cheaper than isinstance(jax.Array)
+    from jax._src.array import ArrayImpl as _ArrayImpl
+except ImportError:  # pragma: no cover - a JAX that moved it takes the isinstance path
+    _ArrayImpl = None
+
+
+class RebuildMismatchError(ValueError):
+    """A NamedArray rebuilt from a leaf whose shape disagrees with its axes was used."""
+
+
+def _unflatten(axes: tuple[Axis, ...], children: Any) -> NamedArray:
+    """Rebuilds a NamedArray from its leaf, checking a shaped leaf against the axes.
+
+    A leaf whose shape disagrees gives a NamedArray that still flattens to that leaf,
+    but raises `RebuildMismatchError` as soon as its `array` or `axes` is read, which is
+    every namedax operation, method, conversion and display. It cannot be an eager
+    error: libraries keep per-leaf values of other shapes in trees shaped like the
+    parameters (Optax's `jax.tree.map(jnp.sum, grads)` in `clip_by_global_norm`,
+    Adafactor's factored moments, L-BFGS's history, Equinox's checkpointed loop
+    buffers) and only ever hand the leaves back to JAX.
+
+    This runs on every jitted call's outputs and every `jax.tree.map`, so it is kept
+    short: a concrete array is told apart by its exact type before `isinstance`.
+    """
+    array = children[0]
+    out = _new(NamedArray)
+    if type(array) is _ArrayImpl:
+        if array.aval.shape != tuple(map(_SIZE, axes)):
+            out._rebuilt = (array, axes)
+            return out
+    elif isinstance(array, _SHAPED) and tuple(array.shape) != tuple(map(_SIZE, axes)):
+        out._rebuilt = (array, axes)
+        return out
+    out.array = array  # _wrap, inlined on this hot path
+    out.axes = axes
+    return out
+
+
+def rebuilt_parts(x: NamedArray) -> tuple[Any, tuple[Axis, ...]]:
+    """The leaf and axes of `x`, also when JAX rebuilt it from a leaf of another shape.
+
+    For the transforms that rebuild NamedArrays with other sizes on purpose and then
+    correct the axes (`shard_map` gives each device its local block).
+    """
+    try:
+        return x.array, x.axes
+    except RebuildMismatchError:
+        return x._rebuilt
+
+
+def _mismatch_message(axes: tuple[Axis, ...], shape: tuple[int, ...]) -> str:
+    return (
+        f"This NamedArray has axes {format_axes(axes)} but holds an array of shape "
+        f"{tuple(shape)}: JAX rebuilt it from a leaf whose shape disagrees with its axes. A "
+        "plain jax.vmap, jax.lax.scan, jax.lax.map or jax.tree.map probably changed its "
+        "positional dimensions, so the names would sit on the wrong dimensions. Map over a "
+        "named axis with nx.vmap, nx.scan or nx.map instead, or apply the plain function to "
+        "x.array and name the result with nx.named(result, axes)."
+    )
+
+
+def _mismatch_repr(x: NamedArray) -> str:
+    leaf, axes = x._rebuilt
+    return (
+        f"NamedArray(<mismatched: axes {format_axes(axes)} on an array of shape "
+        f"{tuple(leaf.shape)}>)"
+    )
 
 
 jax.tree_util.register_pytree_with_keys(

@@ -18,7 +18,7 @@ import equinox as eqx
 import jax
 from jax.sharding import PartitionSpec
 
-from namedax.core._array import NamedArray, _wrap, is_named_array
+from namedax.core._array import NamedArray, _wrap, is_named_array, rebuilt_parts
 from namedax.core._axes import Axis
 from namedax.core._errors import describe
 from namedax.core._mapping import ResourceMapping
@@ -38,12 +38,15 @@ def _relabel(tree: Any) -> Any:
     """Every NamedArray in `tree` with axis sizes read from its array's actual shape."""
 
     def fix(x: Any) -> Any:
-        if not isinstance(x, NamedArray) or not hasattr(x.array, "shape"):
+        if not isinstance(x, NamedArray):
             return x
-        shape = x.array.shape
-        if all(a.size == s for a, s in zip(x.axes, shape)):
+        array, axes = rebuilt_parts(x)  # JAX rebuilt it with the local (or global) shape
+        if not hasattr(array, "shape"):
             return x
-        return _wrap(x.array, tuple(Axis(a.name, s) for a, s in zip(x.axes, shape)))
+        shape = array.shape
+        if all(a.size == s for a, s in zip(axes, shape)):
+            return x
+        return _wrap(array, tuple(Axis(a.name, s) for a, s in zip(axes, shape)))
 
     return jax.tree_util.tree_map(fix, tree, is_leaf=is_named_array)
 
