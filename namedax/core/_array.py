@@ -27,8 +27,8 @@ at the end of the class body declare them for type checkers.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 import jax
 import jax.numpy as jnp
@@ -161,14 +161,34 @@ class NamedArray:
             size *= self.resolve_axis(sel).size
         return size
 
-    def resolve_axis(self, axis: AxisSelector) -> Axis:
+    @overload
+    def resolve_axis(self, axis: AxisSelector) -> Axis: ...
+    @overload
+    def resolve_axis(self, axis: Mapping[str, int | None]) -> dict[str, int]: ...
+    @overload
+    def resolve_axis(self, axis: Sequence[AxisSelector]) -> tuple[Axis, ...]: ...
+    def resolve_axis(self, axis: Any) -> Any:
         """The `Axis` of this array that `axis` names; raises `ValueError` if absent.
 
+        A tuple (or list) of selectors gives a tuple of `Axis`; a partial shape dict
+        `{name: size or None}` gives the `{name: size}` dict, checking the sizes given.
+
         Examples:
-            >>> named(jnp.zeros((2, 3)), ("a", "b")).resolve_axis("b")
+            >>> x = named(jnp.zeros((2, 3)), ("a", "b"))
+            >>> x.resolve_axis("b")
             Axis(name='b', size=3)
+            >>> x.resolve_axis(("b", "a")), x.resolve_axis({"a": None, "b": 3})
+            ((Axis(name='b', size=3), Axis(name='a', size=2)), {'a': 2, 'b': 3})
         """
-        return _resolve_in(self.axes, axis, "NamedArray.resolve_axis")
+        op = "NamedArray.resolve_axis"
+        if isinstance(axis, Mapping):
+            return {
+                name: _resolve_in(self.axes, name if size is None else Axis(name, size), op).size
+                for name, size in axis.items()
+            }
+        if isinstance(axis, (tuple, list)):
+            return tuple(_resolve_in(self.axes, a, op) for a in axis)
+        return _resolve_in(self.axes, axis, op)
 
     def has_axis(self, axis: AxisSelection) -> bool:
         """Whether every named axis is present (with the given size, for `Axis` selectors).
