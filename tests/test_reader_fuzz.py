@@ -159,6 +159,18 @@ def test_every_single_header_byte_change_is_caught():
     assert outcomes == {"refused", "loaded"}  # padding spaces may become tabs or newlines
 
 
+def test_every_single_zip_directory_byte_change_is_caught():
+    """Exhaustive over the npz's central directory: a damaged entry there may hide the
+    members listed after it, which the dtype table (stored first) must notice."""
+    start = NPZ.find(b"PK\x01\x02")
+    outcomes = set()
+    for at in range(start, len(NPZ)):
+        for value in {NPZ[at] ^ 1, NPZ[at] ^ 0x80} - {NPZ[at]}:
+            path = _write(_changed(NPZ, [(at, value)]), "directory.npz")
+            outcomes.add(_exact_or_refused(_AS_NUMPY["npz"], path))
+    assert outcomes == {"refused", "loaded"}  # timestamps and attributes may change freely
+
+
 # --- safetensors files from random headers, checked against the safetensors library ----------
 
 _JSON = st.recursive(

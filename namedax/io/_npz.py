@@ -81,7 +81,9 @@ def save_state_dict(state_dict: Mapping[str, Any], path: str | os.PathLike[str])
         array = np.asarray(value)
         dtypes[key] = array.dtype.name
         members.append((key, array.view(_stored_dtype(array.dtype))))
-    members.append((_DTYPES_KEY, np.array(json.dumps(dtypes))))
+    # the table goes first: a damaged zip directory that hides later members cannot hide it,
+    # and it names every member that should be there
+    members.insert(0, (_DTYPES_KEY, np.array(json.dumps(dtypes))))
     path = os.fspath(path)
     with (
         atomic_write(path if path.endswith(".npz") else path + ".npz") as f,
