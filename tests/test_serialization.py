@@ -544,3 +544,24 @@ def test_leaves_loaded_from_npz_land_on_the_template_sharding(tmp_path):
     assert loaded["p"].sharding == cols
     assert loaded["r"].sharding == template["r"].sharding
     _assert_identical(loaded, _perturbed(template))
+
+
+def test_compressed_numpy_archives_load(tmp_path):
+    path = tmp_path / "c.npz"
+    np.savez_compressed(path, w=np.arange(1000, dtype=np.int16), b=np.ones((3, 2), np.float32))
+    loaded = load_state_dict(path)
+    np.testing.assert_array_equal(loaded["w"], np.arange(1000, dtype=np.int16), strict=True)
+    np.testing.assert_array_equal(loaded["b"], np.ones((3, 2), np.float32), strict=True)
+
+
+def test_integer_narrowing_checks_sharded_values_where_they_live():
+    mesh = jax.make_mesh((8,), ("data",))
+    rows = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+    fits = jax.device_put(jnp.arange(8, dtype=jnp.int32), rows)
+    loaded = nx.from_state_dict({"w": jnp.zeros(8, jnp.int8)}, {"w": fits})
+    assert loaded["w"].dtype == jnp.int8
+    too_big = jax.device_put(jnp.arange(8, dtype=jnp.int32) * 100, rows)
+    with pytest.raises(
+        ValueError, match="int32 values outside the range of the template dtype int8"
+    ):
+        nx.from_state_dict({"w": jnp.zeros(8, jnp.int8)}, {"w": too_big})

@@ -74,11 +74,14 @@ def _out_of_range(values: Any, target: np.dtype) -> bool:
     """Whether integer `values` hold a number that `target` (an integer dtype) cannot."""
     if isinstance(values, jax.core.Tracer):  # under jit: the values are not known
         return False
-    host = np.asarray(values)
-    if host.size == 0:
+    if np.size(values) == 0:
         return False
     info = np.iinfo(target)
-    return bool(host.min() < info.min or host.max() > info.max)
+    if isinstance(values, jax.Array):  # reduced where it lives (sharded, maybe over hosts)
+        low, high = int(jnp.min(values)), int(jnp.max(values))
+    else:
+        low, high = int(np.min(values)), int(np.max(values))
+    return low < info.min or high > info.max
 
 
 def _kind_problem(source: np.dtype, target: np.dtype) -> str | None:
