@@ -340,7 +340,9 @@ def test_pre_split_per_layer_keys_follow_the_same_rule():
 def test_a_batch_axis_of_another_size_is_refused():
     stack, x = _noisy_stack(), nx.ones((Batch, Embed))
     pipe = nn.Pipeline(microbatches=2, batch=nx.Axis("batch", 99), mesh=mesh())
-    with pytest.raises(ValueError, match=r"has batch:16, but the pipeline was given batch=batch\(99\)"):
+    with pytest.raises(
+        ValueError, match=r"has batch:16, but the pipeline was given batch=batch\(99\)"
+    ):
         pipe.fold(stack, x, key=jax.random.key(0))
 
 

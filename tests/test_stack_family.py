@@ -162,7 +162,9 @@ def test_scan_stacks_per_layer_outputs_in_layer_order(kind):
 def test_vmap_applies_every_layer_to_the_same_input(kind):
     model = kind.build(Block)
     got = model.vmap(_x())
-    want = np.stack([layer(_x()).rearrange(("batch", "embed")).array for layer in model.unstacked()])
+    want = np.stack(
+        [layer(_x()).rearrange(("batch", "embed")).array for layer in model.unstacked()]
+    )
     assert_named_close(got, want, ("layers", "batch", "embed"), atol=1e-5)
 
 

@@ -48,6 +48,7 @@ Examples:
 from __future__ import annotations
 
 import inspect
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -63,7 +64,7 @@ from namedax.core._errors import argument_paths, describe, describe_tree, format
 from namedax.ops._creation import stack as _stack
 from namedax.transforms._carry import next_carry, next_carry_and_output
 from namedax.transforms._remat import RematSpec, ScanCheckpointPolicy
-from namedax.transforms._scan import fold as _fold, scan as _scan
+from namedax.transforms._scan import scan as _scan
 from namedax.transforms._vmap import vmap as _vmap
 
 __all__: list[str] = []
@@ -93,6 +94,8 @@ def call_method(method: str | Callable[..., Any]) -> Callable[..., Any]:
     """`fn(block, ...)` as given, or the block method named `method`."""
     if callable(method):
         return method
+    if method == "__call__":
+        return operator.call  # calls the block directly, with no frame of ours in between
     return lambda block, *args, **kwargs: getattr(block, method)(*args, **kwargs)
 
 
@@ -404,16 +407,17 @@ def loop(
     unroll: int | bool,
     op: str,
 ) -> Any:
-    """One `namedax.scan` (or `fold`) over the steps: `per`'s step `i` becomes `blocks_of(...)`.
+    """One `namedax.scan` over the steps: `per`'s step `i` becomes `blocks_of(...)`.
 
     Returns the final carry, or `(carry, per-position outputs stacked along Steps)`.
     """
 
-    def step(carry: Any, layer: Any, step_args: list[Any]) -> Any:
-        return apply_step(call, blocks_of(layer), carry, step_args, outputs=outputs, op=op)
+    def step(carry: Any, layer: Any, step_args: list[Any]) -> tuple[Any, Any]:
+        out = apply_step(call, blocks_of(layer), carry, step_args, outputs=outputs, op=op)
+        return out if outputs else (out, None)
 
-    run = (_scan if outputs else _fold)(step, Steps, remat=remat, unroll=unroll)
-    return run(init, per, step_args)
+    carry, ys = _scan(step, Steps, remat=remat, unroll=unroll)(init, per, step_args)
+    return (carry, ys) if outputs else carry
 
 
 def vmap_layers(
