@@ -565,3 +565,11 @@ def test_integer_narrowing_checks_sharded_values_where_they_live():
         ValueError, match="int32 values outside the range of the template dtype int8"
     ):
         nx.from_state_dict({"w": jnp.zeros(8, jnp.int8)}, {"w": too_big})
+
+
+def test_a_leaf_colliding_with_a_stacked_layer_key_is_refused():
+    stack = nx.nn.Stacked.init(Layers, nx.nn.LayerNorm)(Embed)
+    tree = {"layers": stack, "layers.0.weight": jnp.zeros(3)}
+    message = "two leaves have the key 'layers.0.weight' (tree['layers.0.weight'] and a leaf laid out by a layer stack"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        nx.to_state_dict(tree)

@@ -179,7 +179,10 @@ def _paths_to(tree: Any, prefix: str | None, key: str) -> str:
         for path, _ in flat
         if _join(prefix, _path_key(path)) == key
     ]
-    return " and ".join(paths) if len(paths) > 1 else "from a layer stack or a module's own layout"
+    if len(paths) > 1:
+        return " and ".join(paths)
+    found = f"{paths[0]} and " if paths else ""
+    return found + "a leaf laid out by a layer stack or by a module's own to_state_dict"
 
 
 def _positional(value: Any) -> Any:
