@@ -49,6 +49,8 @@ def test_nn_ragged_dot_is_the_function_and_the_module_holds_it():
     module = importlib.import_module("namedax.compat.haliax.nn.ragged_dot")
 
     assert hnn.ragged_dot is module.ragged_dot is nx.nn.ragged_dot
+    importlib.import_module("namedax.compat.haliax.nn.dropout")  # likewise for nn.dropout
+    assert hnn.dropout is nx.nn.dropout
     out = hnn.ragged_dot(
         jnp.ones((3, 2)), jnp.ones((2, 2, 4)), jnp.array([2, 1]), implementation="xla"
     )

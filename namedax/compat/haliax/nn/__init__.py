@@ -21,7 +21,6 @@ from namedax.nn import (
     celu as celu,
     cross_entropy_loss as cross_entropy_loss,
     cross_entropy_loss_and_log_normalizers as cross_entropy_loss_and_log_normalizers,
-    dropout as dropout,
     elu as elu,
     gelu as gelu,
     glu as glu,
@@ -55,4 +54,5 @@ from namedax.nn import (
 from namedax.transforms._remat import ScanCheckpointPolicy as ScanCheckpointPolicy
 
 from . import attention as attention
-from .ragged_dot import ragged_dot as ragged_dot  # the function wins over the submodule
+from .dropout import dropout as dropout  # functions win over their submodules, as in Haliax
+from .ragged_dot import ragged_dot as ragged_dot
