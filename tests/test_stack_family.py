@@ -20,7 +20,7 @@ import namedax as nx
 from namedax import nn
 from tests.helpers import assert_named_close, tree_allclose
 
-Layers, Batch, Embed = nx.Axis("layers", 4), nx.Axis("batch", 4), nx.Axis("embed", 3)
+Layers, Batch, Embed = nx.Axis("layers", 4), nx.Axis("batch", 4), nx.Axis("embed", 4)
 KEY = jax.random.key(0)
 
 
@@ -83,33 +83,29 @@ def _mesh() -> Any:
     return jax.make_mesh((2, 4), ("stage", "data"), axis_types=(AxisType.Auto,) * 2)
 
 
-def _pipeline_build(block: Any, *, remat: Any = False, **kw: Any) -> Any:
-    stack = nn.Stacked.init(Layers, block, gradient_checkpointing=remat)(Embed, key=KEY, **kw)
+def _pipeline_build(block: Any, **options: Any) -> Any:
+    stack = _stacked_build(block, **options)
     with jax.set_mesh(_mesh()):
         return nx.shard(stack, {"layers": "stage"})
 
 
+def _builder(init: Callable[..., Any], pattern: bool = False) -> Callable[..., Any]:
+    """`build(block, remat=..., shared=..., **block_kwargs)` for one kind."""
+
+    def build(block: Any, *, remat: Any = False, shared: Any = None, **kw: Any) -> Any:
+        unit = nn.Pattern(block, _other(block)) if pattern else block
+        make = init(Layers, unit, gradient_checkpointing=remat, shared=shared)
+        return make(Embed, key=KEY, **kw)
+
+    return build
+
+
+_stacked_build = _builder(nn.Stacked.init)
+
 KINDS = [
-    Kind(
-        "Stacked",
-        lambda block, remat=False, **kw: nn.Stacked.init(
-            Layers, block, gradient_checkpointing=remat
-        )(Embed, key=KEY, **kw),
-    ),
-    Kind(
-        "BlockSeq",
-        lambda block, remat=False, **kw: nn.BlockSeq.init(
-            Layers, block, gradient_checkpointing=remat
-        )(Embed, key=KEY, **kw),
-    ),
-    Kind(
-        "Pattern",
-        lambda block, remat=False, **kw: nn.Stacked.init(
-            Layers,
-            nn.Pattern(block, _other(block)),
-            gradient_checkpointing=remat,
-        )(Embed, key=KEY, **kw),
-    ),
+    Kind("Stacked", _stacked_build),
+    Kind("BlockSeq", _builder(nn.BlockSeq.init)),
+    Kind("Pattern", _builder(nn.Stacked.init, pattern=True)),
     Kind("Pipeline", _pipeline_build, _pipeline_run),
 ]
 
@@ -257,3 +253,26 @@ def test_state_dict_of_a_deeper_checkpoint_is_refused(kind):
 def test_every_kind_gives_the_same_keys_for_the_same_layers():
     keysets = {k.name: sorted(nx.to_state_dict(k.build(Block))) for k in KINDS[:2]}
     assert keysets["Stacked"] == keysets["BlockSeq"]
+
+
+def _shardings(tree: Any) -> list[Any]:
+    leaves = jax.tree_util.tree_leaves(tree)
+    return [leaf.sharding for leaf in leaves if isinstance(leaf, jax.Array)]
+
+
+@pytest.mark.parametrize("fmt", ["npz", "safetensors"])
+def test_a_load_puts_every_leaf_on_the_template_sharding(kind, fmt, tmp_path):
+    mesh = _mesh()
+    with jax.set_mesh(mesh):  # per-layer weights, and biases shared by every layer
+        model = nx.shard(kind.build(Block, shared="lin.bias"), {"embed": "data", "layers": "stage"})
+    assert any(not s.is_fully_replicated for s in _shardings(model))
+    path = str(tmp_path / f"model.{fmt}")
+    if fmt == "npz":
+        nx.serialization.save_state_dict(nx.to_state_dict(model), path)
+        loaded = nx.from_state_dict(model, nx.serialization.load_state_dict(path))
+    else:
+        nx.serialization.save_safetensors(model, path)
+        loaded = nx.serialization.load_safetensors(path, model)
+    assert tree_allclose(loaded, model)
+    for got, want in zip(_shardings(loaded), _shardings(model), strict=True):
+        assert got.is_equivalent_to(want, 3) or got == want, (got, want)

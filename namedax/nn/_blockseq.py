@@ -210,5 +210,9 @@ class BlockSeq(eqx.Module, LayerSequence, Generic[M]):
         return [(str(i), block) for i, block in enumerate(self.blocks)]
 
     def from_state_dict_parts(self, parts: Sequence[Any]) -> BlockSeq[M]:
-        """This sequence with its blocks replaced by loaded `state_dict_parts` subtrees."""
-        return eqx.tree_at(lambda s: s.blocks, self, tuple(parts))
+        """This sequence with its blocks replaced by loaded `state_dict_parts` subtrees.
+
+        Each loaded array lands on the sharding of the leaf it replaces.
+        """
+        blocks = tuple(engine.placed_like(old, new) for old, new in zip(self.blocks, parts))
+        return eqx.tree_at(lambda s: s.blocks, self, blocks)

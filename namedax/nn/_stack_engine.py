@@ -197,6 +197,25 @@ def restack(template: Any, layers: Sequence[Any], Steps: Axis, where: str) -> An
     return _wrap(stacked, template.axes) if isinstance(template, NamedArray) else stacked
 
 
+def placed_like(template: Any, loaded: Any) -> Any:
+    """`loaded` with each array moved onto the sharding of its `template` counterpart.
+
+    Concrete template arrays only: abstract or traced templates leave `loaded` as it is.
+    """
+
+    def place(t: Any, x: Any) -> Any:
+        raw_t = t.array if isinstance(t, NamedArray) else t
+        raw_x = x.array if isinstance(x, NamedArray) else x
+        if not isinstance(raw_t, jax.Array) or isinstance(raw_t, jax.core.Tracer):
+            return x
+        if not isinstance(raw_x, jax.Array) or raw_x.sharding == raw_t.sharding:
+            return x
+        placed = jax.device_put(raw_x, raw_t.sharding)
+        return _wrap(placed, x.axes) if isinstance(x, NamedArray) else placed
+
+    return jax.tree_util.tree_map(place, template, loaded, is_leaf=is_named_array)
+
+
 def restack_tree(template: Any, layers: Sequence[Any], Steps: Axis, where: str) -> Any:
     """`restack` leaf by leaf: each layer tree shaped like one step of `template`."""
     paths = [p for p, _ in flatten(template)]

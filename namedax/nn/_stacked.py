@@ -593,7 +593,7 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
             for j, template in enumerate(by_position)
         ]
         per = with_unit_positions(per, restacked, self.stacked)
-        rest = with_unit_shared_parts(rest, parts[N:], self.stacked)
+        rest = engine.placed_like(rest, with_unit_shared_parts(rest, parts[N:], self.stacked))
         return eqx.tree_at(lambda s: s.stacked, self, engine.combine(per, rest))
 
 
