@@ -2,7 +2,7 @@
 
 import jax
 
-from . import checkpoint, core, pipeline, stacked, transforms
+from . import checkpoint, core, pipeline, sharded_step, stacked, transforms
 
 
 def main() -> None:
@@ -11,6 +11,7 @@ def main() -> None:
     transforms.main()
     stacked.main()
     pipeline.main()
+    sharded_step.main()
     checkpoint.main()
 
 

@@ -28,6 +28,8 @@ from namedax.core._axes import Axis, AxisSelection, axis_spec_to_tuple
 from namedax.core._errors import describe, format_axes
 from namedax.parallel._sharding import auto_sharded, explicit_sharded
 
+from ._init_hint import builds_with_init
+
 __all__ = ["Conv", "ConvTranspose", "ConvPadding"]
 
 ConvPadding: TypeAlias = str | int | Sequence[int] | Sequence[tuple[int, int]]
@@ -269,6 +271,7 @@ class _ConvBase(eqx.Module):
                 )
 
 
+@builds_with_init
 class Conv(_ConvBase):
     """An N-dimensional convolution over named spatial axes, from channels `In` to `Out`.
 
@@ -419,6 +422,7 @@ class Conv(_ConvBase):
         return self._call("Conv", inputs)
 
 
+@builds_with_init
 class ConvTranspose(_ConvBase):
     """The transposed convolution of `Conv`: it maps a `Conv` output's shape back to its input's.
 

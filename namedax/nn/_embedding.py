@@ -18,11 +18,13 @@ from namedax.ops._indexing import take
 from namedax.ops._out_sharding import out_sharding, sharding_errors
 from namedax.parallel._sharding import auto_sharded
 
+from ._init_hint import builds_with_init
 from ._reparam import AbstractEmbeddingReparam, EmbeddingStandardParam, scaled
 
 __all__ = ["Embedding"]
 
 
+@builds_with_init
 class Embedding(eqx.Module):
     """A table of one vector (axes `Embed`) per entry of `Vocab`.
 

@@ -25,6 +25,7 @@ from namedax.ops._dot import dot
 from namedax.parallel._sharding import auto_sharded, explicit_sharded
 
 from ._export import ModuleWithStateDictSerialization, flatten_linear, unflatten_linear
+from ._init_hint import builds_with_init
 from ._moe import MoELinear as MoELinear  # Haliax keeps it in `haliax.nn.linear`
 from ._reparam import (
     AbstractLinearReparam,
@@ -81,6 +82,7 @@ def _as_dot_general(op: Any) -> Any:
     return _FunctionDotGeneral(op)
 
 
+@builds_with_init
 class Linear(ModuleWithStateDictSerialization):
     """An affine map `x -> dot(x, weight over In) + bias` from axes `In` to axes `Out`.
 

@@ -12,6 +12,7 @@ from namedax.core._array import NamedArray
 from namedax.core._axes import Axis, AxisSpec
 
 from ._activations import relu
+from ._init_hint import builds_with_init
 from ._linear import Linear
 
 __all__ = ["DEFAULT_WIDTH_NAME", "MLP"]
@@ -20,6 +21,7 @@ DEFAULT_WIDTH_NAME = "mlp"
 """The hidden axis's name when `MLP.init` gets its width as an int."""
 
 
+@builds_with_init
 class MLP(eqx.Module):
     """A multi-layer perceptron: `depth` hidden layers of axis `width`, then the output layer.
 

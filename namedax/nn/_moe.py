@@ -25,12 +25,14 @@ from jax.sharding import PartitionSpec
 from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, replace_axis, sized_axes
 from namedax.core._errors import describe, format_axes
+from namedax.nn._init_hint import builds_with_init
 from namedax.ops._out_sharding import out_sharding, sharding_errors
 from namedax.parallel._sharding import auto_sharded, explicit_sharded
 
 __all__ = ["MoELinear"]
 
 
+@builds_with_init
 class MoELinear(eqx.Module):
     """Per-expert affine maps from axis `In` to axis `Out`, over tokens grouped by expert.
 
@@ -148,10 +150,15 @@ class MoELinear(eqx.Module):
         )
         token_axes = tokens.axes[:-1]
         spec = out_sharding((*token_axes, self.Out), "MoELinear")
+
+        def ragged(x: jax.Array, w: jax.Array, g: jax.Array) -> jax.Array:
+            return jax.lax.ragged_dot_general(x, w, g, numbers)
+
+        if spec is not None:  # JAX infers no explicit sharding for ragged dots (nor their
+            # gradients), so the dot runs with the mesh's axes as Auto, its result laid out
+            ragged = jax.sharding.auto_axes(ragged, out_sharding=_flat_spec(spec))
         with sharding_errors("MoELinear", inputs.axes, self.weight.axes):
-            out = jax.lax.ragged_dot_general(
-                flat, self.weight.array, sizes, numbers, out_sharding=_flat_spec(spec)
-            )
+            out = ragged(flat, self.weight.array, sizes)
             out = jax.lax.reshape(
                 out, (*(a.size for a in token_axes), self.Out.size), out_sharding=spec
             )

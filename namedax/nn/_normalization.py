@@ -30,6 +30,7 @@ from namedax.core._errors import describe, format_axes
 from namedax.parallel._sharding import auto_sharded, explicit_sharded
 
 from ._export import ModuleWithStateDictSerialization, flatten_norm, unflatten_norm
+from ._init_hint import builds_with_init
 
 __all__ = [
     "LayerNorm",
@@ -249,6 +250,7 @@ class LayerNormBase(ModuleWithStateDictSerialization):
         return array, positions
 
 
+@builds_with_init
 class LayerNorm(LayerNormBase):
     """Layer normalisation over named axes: `(x - mean) / sqrt(var + eps) * weight + bias`.
 
@@ -273,6 +275,7 @@ class LayerNorm(LayerNormBase):
         return self._affine("LayerNorm", centred * jax.lax.rsqrt(var + self.eps), x)
 
 
+@builds_with_init
 class RmsNorm(LayerNormBase):
     """Root-mean-square normalisation over named axes: `x / sqrt(mean(x**2) + eps) * weight`.
 
