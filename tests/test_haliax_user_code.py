@@ -20,3 +20,18 @@ def test_resolve_axis_with_tuples_and_partial_shape_dicts():
         x.resolve_axis({"feature": 4})
     with pytest.raises(ValueError, match="no axis 'missing'"):
         x.resolve_axis(("batch", "missing"))
+
+
+def test_concrete_jax_scalars_work_where_ints_do():
+    x = named(jnp.arange(10), "pos")
+    n = jax.jit(lambda: jnp.int32(3))()  # concrete, not traced
+    np.testing.assert_array_equal(x["pos", -n:].array, np.arange(10)[-3:])
+    np.testing.assert_array_equal(x["pos", n : n + 2].array, [3, 4])
+    np.testing.assert_array_equal(x["pos", :: jnp.int32(4)].array, [0, 4, 8])
+    np.testing.assert_array_equal(x["pos", nx.ds(n, 2)].array, [3, 4])
+    assert int(x["pos", n].array) == 3
+    assert nx.zeros({"a": n}).shape == {"a": 3} and nx.ds(0, n).size == 3
+    with pytest.raises(ValueError, match="out of range"):  # checked like an int
+        x["pos", jnp.int32(10)]
+    with pytest.raises(TypeError, match="non-static bound"):  # traced bounds still refused
+        jax.jit(lambda x, i: x["pos", i:])(x, 2)

@@ -170,6 +170,13 @@ def _static_int(x: Any) -> int | None:
         return int(x)
     if isinstance(x, np.ndarray) and x.shape == () and np.issubdtype(x.dtype, np.integer):
         return int(x)
+    if (  # a concrete (not traced) 0-d integer jax.Array, e.g. returned by a jitted function
+        isinstance(x, jax.Array)
+        and not isinstance(x, jax.core.Tracer)
+        and x.shape == ()
+        and jnp.issubdtype(x.dtype, jnp.integer)
+    ):
+        return int(x)
     return None
 
 
