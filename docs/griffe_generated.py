@@ -22,12 +22,24 @@ import griffe
 _PACKAGE = "namedax"
 
 
+def _annotation(annotation: Any) -> str | None:
+    """An annotation as the signature shows it (strings as written, types by name)."""
+    if annotation is inspect.Parameter.empty:
+        return None
+    return annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
+
+
 def _parameter(p: inspect.Parameter) -> griffe.Parameter:
     if p.default is inspect.Parameter.empty:
         default = None
     else:
         default = getattr(p.default, "__name__", None) or repr(p.default)
-    return griffe.Parameter(p.name, kind=griffe.ParameterKind(p.kind.description), default=default)
+    return griffe.Parameter(
+        p.name,
+        annotation=_annotation(p.annotation),
+        kind=griffe.ParameterKind(p.kind.description),
+        default=default,
+    )
 
 
 def _as_function(name: str, obj: Any, attr: griffe.Attribute) -> griffe.Function | None:
@@ -38,9 +50,29 @@ def _as_function(name: str, obj: Any, attr: griffe.Attribute) -> griffe.Function
     return griffe.Function(
         name,
         parameters=griffe.Parameters(*map(_parameter, signature.parameters.values())),
+        returns=_annotation(signature.return_annotation),
         docstring=griffe.Docstring(inspect.cleandoc(obj.__doc__)) if obj.__doc__ else None,
         lineno=attr.lineno,
         endlineno=attr.endlineno,
+    )
+
+
+def _element_type_doc(name: str, obj: Any) -> str:
+    """The description of a dtype-qualified annotation (`namedax.typing.Float`), or "".
+
+    These are made by one factory line each (`Float = _form("Float", jaxtyping.Float)`);
+    the dtypes they accept come from the jaxtyping class they wrap.
+    """
+    dtype = getattr(obj, "_dtype", None)
+    if dtype is None or not isinstance(obj, type) or name == "Named":
+        return ""
+    dtypes = getattr(dtype, "dtypes", None)
+    listed = isinstance(dtypes, (list, tuple)) and dtypes
+    accepted = ", ".join(f"`{d}`" for d in dtypes) if listed else "any dtype"
+    return (
+        f'`{name}[NamedArray, "batch embed"]`: a NamedArray with these axes (any axes spec '
+        f"of [`Named`][namedax.typing.Named]) whose elements are of {accepted}. With "
+        f"another array type it is `jaxtyping.{name}`."
     )
 
 
@@ -57,6 +89,8 @@ class GeneratedFunctions(griffe.Extension):
             if runtime is None:
                 runtime = importlib.import_module(mod.path)
             obj = getattr(runtime, name, None)
+            if member.docstring is None and _element_type_doc(name, obj):
+                member.docstring = griffe.Docstring(_element_type_doc(name, obj))
             if not inspect.isfunction(obj):
                 continue
             function = _as_function(name, obj, member)  # type: ignore[arg-type]
@@ -126,6 +160,7 @@ def _method(name: str, fn: Any, documented: set[str], lineno: int | None) -> gri
     return griffe.Function(
         name,
         parameters=griffe.Parameters(*map(_parameter, parameters)),
+        returns=_annotation(inspect.signature(fn).return_annotation),
         docstring=griffe.Docstring(_method_docstring(name, fn, documented)),
         lineno=lineno,
         endlineno=lineno,
@@ -202,7 +237,15 @@ def document_bound_methods(cls: griffe.Class) -> None:
 
 
 def describe_attributes(cls: griffe.Class) -> None:
-    """Moves attribute descriptions from the class docstring onto the attributes."""
+    """Moves attribute descriptions from the class docstring onto the attributes.
+
+    The value of an attribute assigned in `__init__` (`self.axes = tuple(...)`) is
+    implementation, not documentation, so it is dropped; class-level values (type
+    aliases, field defaults) stay.
+    """
+    for member in cls.members.values():
+        if not member.is_alias and member.is_attribute and "instance-attribute" in member.labels:
+            member.value = None
     if cls.docstring is None:
         return
     described = _described_members(cls.docstring.value)

@@ -1,12 +1,18 @@
 """Check the built documentation site in a headless browser (`make docs-check`).
 
-Serves `site/` on localhost, opens the home page, the NamedArray API page, every
-tutorial and every guide page in Chromium (driven by Playwright, with the system's
-`/usr/bin/chromium`), saves a full-page screenshot of each into `site-check/`, and
-fails when the rendered page shows one of these defects:
+Serves `site/` on localhost, opens the home page, every API page, every tutorial and
+every guide page in Chromium (driven by Playwright, with the system's
+`/usr/bin/chromium`, scrollbars drawn as a reader sees them), saves a full-page
+screenshot of each into `site-check/`, and fails when the rendered page shows one of
+these defects:
 
 - **clipped**: an element whose content is wider than its box (`scrollWidth >
   clientWidth`) while it neither scrolls nor wraps (overflow other than auto/scroll);
+- **hidden scroll**: a wide code block that scrolls but draws no scrollbar (the reader
+  sees a line cut off);
+- **copy button covers code**: the copy button of a code block overlaps the text of
+  its first line;
+- **page too tall**: a page taller than `MAX_PAGE_HEIGHT` pixels (split it);
 - **wrapped output**: a notebook text output whose `white-space` is not `pre`;
 - **empty API box**: a documented object (`.doc-object`) whose contents are empty;
 - **raw math**: `$...$` holding TeX left as text, or an `.arithmatex` span without
@@ -15,6 +21,10 @@ fails when the rendered page shows one of these defects:
 - **toc broken link**: a table-of-contents entry whose anchor is no element of the page;
 - **network**: any request that leaves localhost (the site must work offline), or a
   local file that is missing.
+
+It also types a query into the search box of the home page, once served over http and
+once opened from disk (`file://`, as the README says to open it), and fails when no
+result appears.
 
 Usage: `python tools/docs_check.py [SITE_DIR] [--out DIR] [--chromium PATH]`.
 """
@@ -31,6 +41,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+MAX_PAGE_HEIGHT = 30_000
+"""The tallest page allowed, in CSS pixels at a 1280 px wide window."""
+
+_TALLEST_VIEWPORT = 16_000  # Chromium draws a window at most this tall in one piece
+
+SEARCH_QUERY = "scalar"
+"""A word that the search index must find (in the API reference and the guides)."""
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -53,14 +71,16 @@ _DOM_CHECKS = r"""
     const text = (el.textContent || "").trim().replace(/\s+/g, " ").slice(0, 60);
     return `<${el.tagName.toLowerCase()}${cls ? ' class="' + cls + '"' : ""}> "${text}"`;
   };
-  const out = {clipped: [], empty_api_box: [], raw_math: [], missing_mathjax: [],
+  const out = {clipped: [], hidden_scroll: [], copy_button_covers_code: [],
+               page_too_tall: [], empty_api_box: [], raw_math: [], missing_mathjax: [],
                toc_lost_code: [], toc_broken_link: [], wrapped_output: []};
 
   // Clipped: wider content than box, with no scrolling; report the innermost only.
   const overflowing = [];
   for (const el of article.querySelectorAll("*")) {
     if (!visible(el) || el.closest("mjx-container, svg, .md-tooltip, .md-clipboard")) continue;
-    if (el.scrollWidth <= el.clientWidth + 1 || el.clientWidth === 0) continue;
+    // 3 px of slack: the padding of inline code that ends a line may spill that far.
+    if (el.scrollWidth <= el.clientWidth + 3 || el.clientWidth === 0) continue;
     const style = getComputedStyle(el);
     if (style.overflowX === "auto" || style.overflowX === "scroll") continue;
     if (style.display.startsWith("inline")) continue;
@@ -85,6 +105,48 @@ _DOM_CHECKS = r"""
       out.clipped.push(`${label(el)} content ${el.scrollWidth}px in a ${el.clientWidth}px box`);
     }
   }
+
+  // Wide content that scrolls must show its scrollbar (not an invisible overlay one).
+  for (const el of article.querySelectorAll("pre > code, pre, .doc-signature, table")) {
+    if (!visible(el) || el.scrollWidth <= el.clientWidth + 1 || el.clientWidth === 0) continue;
+    const style = getComputedStyle(el);
+    if (!["auto", "scroll"].includes(style.overflowX)) continue;
+    const borders = parseFloat(style.borderTopWidth) + parseFloat(style.borderBottomWidth);
+    const bar = el.offsetHeight - el.clientHeight - borders;
+    if (bar < 6) {
+      out.hidden_scroll.push(
+        `${label(el)} ${el.scrollWidth}px wide in a ${el.clientWidth}px box, scrollbar ${bar}px`);
+    }
+  }
+
+  // The copy button (Material's .md-code__nav) must not cover the first line of code.
+  const intersects = (a, b) =>
+    a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  for (const nav of article.querySelectorAll("pre > .md-code__nav")) {
+    const code = nav.parentElement.querySelector(":scope > code");
+    if (!code || !visible(nav)) continue;
+    const navBox = nav.getBoundingClientRect();
+    const codeBox = code.getBoundingClientRect();
+    const walk = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    const range = document.createRange();
+    let covered = false;
+    for (let node = walk.nextNode(); node && !covered; node = walk.nextNode()) {
+      const end = node.textContent.indexOf("\n");
+      range.setStart(node, 0);
+      range.setEnd(node, end === -1 ? node.textContent.length : end);
+      for (const r of range.getClientRects()) {
+        // Only the part of the line inside the code box is visible at all.
+        const shown = {left: Math.max(r.left, codeBox.left),
+                       right: Math.min(r.right, codeBox.right), top: r.top, bottom: r.bottom};
+        if (shown.right > shown.left && intersects(shown, navBox)) covered = true;
+      }
+      if (end !== -1) break;
+    }
+    if (covered) out.copy_button_covers_code.push(label(code));
+  }
+
+  const height = document.documentElement.scrollHeight;
+  if (height > MAX_HEIGHT) out.page_too_tall.push(`${height}px (at most ${MAX_HEIGHT}px)`);
 
   // Notebook text outputs keep their lines (no wrapping by character).
   for (const pre of article.querySelectorAll(".jp-OutputArea-output pre")) {
@@ -147,13 +209,18 @@ async () => {
 
 
 def pages_to_check(site: Path) -> list[tuple[str, str]]:
-    """(name, path): the home page, the NamedArray API page, every tutorial and guide page."""
-    pages = [("home", ""), ("api_named_array", "api/named_array/")]
-    for tutorial in sorted((site / "tutorials").glob("*/index.html")):
-        pages.append((f"tutorial_{tutorial.parent.name}", f"tutorials/{tutorial.parent.name}/"))
-    for guide in sorted(site.glob("*/index.html")):
-        if guide.parent.name not in ("api", "tutorials", "assets", "search"):
-            pages.append((f"guide_{guide.parent.name}", f"{guide.parent.name}/"))
+    """(name, path): the home page, every API page, every tutorial and guide page.
+
+    The site is built for reading from disk (mkdocs-material's offline plugin), so each
+    page is a `.html` file rather than a directory.
+    """
+    pages = [("home", "index.html")]
+    for folder in ("api", "tutorials"):
+        for page in sorted((site / folder).glob("*.html")):
+            pages.append((f"{folder}_{page.stem}", f"{folder}/{page.name}"))
+    for guide in sorted(site.glob("*.html")):
+        if guide.name not in ("index.html", "404.html"):
+            pages.append((f"guide_{guide.stem}", guide.name))
     return pages
 
 
@@ -171,6 +238,37 @@ def serve(site: Path) -> Iterator[str]:
         server.server_close()
 
 
+def _is_local(url: str) -> bool:
+    """Whether a request stays on this machine (the local server, a file, inline data)."""
+    return url.startswith(("http://127.0.0.1:", "file://", "data:", "blob:", "about:"))
+
+
+def check_search(context: Any, url: str) -> list[str]:
+    """Types `SEARCH_QUERY` into the search box of `url`; the problems found (none: it works)."""
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(f"script error: {e}"))
+    page.route("**/*", lambda r: r.continue_() if _is_local(r.request.url) else r.abort())
+    page.goto(url, wait_until="load")
+    page.click("input.md-search__input")
+    # The index loads in a worker after the page; a query typed before it is ready is
+    # not run again, so type it again (as a reader would) until results come or 30 s pass.
+    page.keyboard.type(SEARCH_QUERY)
+    count = 0
+    for _ in range(30):
+        page.wait_for_timeout(1000)
+        count = page.locator(".md-search-result__item").count()
+        if count:
+            break
+        page.keyboard.press("Backspace")
+        page.keyboard.type(SEARCH_QUERY[-1])
+    if not count:
+        meta = (page.locator(".md-search-result__meta").text_content() or "").strip()
+        errors.append(f"no result for {SEARCH_QUERY!r} in 30 s (the result box says {meta!r})")
+    page.close()
+    return errors
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -183,7 +281,7 @@ def check_page(context: Any, url: str, screenshot: Path) -> dict[str, list[str]]
     missing: list[str] = []
 
     def route(request_route: Any) -> None:
-        if request_route.request.url.startswith(url.split("/", 3)[0] + "//127.0.0.1"):
+        if _is_local(request_route.request.url):
             request_route.continue_()
         else:
             network.append(request_route.request.url)
@@ -196,8 +294,15 @@ def check_page(context: Any, url: str, screenshot: Path) -> dict[str, list[str]]
         missing.append(url)
     math = page.evaluate(_WAIT_FOR_MATH)
     page.wait_for_timeout(300)
-    page.screenshot(path=str(screenshot), full_page=True)
-    found = page.evaluate(_DOM_CHECKS)
+    # Checked before the screenshot: a full-page screenshot hides the scrollbars for good.
+    found = page.evaluate(_DOM_CHECKS.replace("MAX_HEIGHT", str(MAX_PAGE_HEIGHT)))
+    height = page.evaluate("document.documentElement.scrollHeight")
+    if height <= _TALLEST_VIEWPORT:  # the whole page in one window: scrollbars as drawn
+        page.set_viewport_size({"width": 1280, "height": height})
+        page.wait_for_timeout(200)
+        page.screenshot(path=str(screenshot))
+    else:
+        page.screenshot(path=str(screenshot), full_page=True)
     if math == "MathJax did not load":
         found["missing_mathjax"].insert(0, math)
     found["network"] = network
@@ -224,9 +329,18 @@ def main(argv: list[str] | None = None) -> int:
             profile,
             executable_path=args.chromium,
             args=CHROMIUM_FLAGS,
+            # Playwright hides scrollbars in headless mode; a reader sees them.
+            ignore_default_args=["--hide-scrollbars"],
             headless=True,
             viewport={"width": 1280, "height": 900},
         )
+        from_disk = (args.site / "index.html").resolve().as_uri()
+        for where, url in [("http", base), ("file://", from_disk)]:
+            problems = check_search(context, url)
+            failures += len(problems)
+            print(f"docs-check: {'ok' if not problems else 'FAIL':4} search over {where}")
+            for item in problems:
+                print(f"      - {item}")
         for name, path in pages_to_check(args.site):
             found = check_page(context, base + path, args.out / f"{name}.png")
             problems = {check: items for check, items in found.items() if items}
