@@ -315,3 +315,14 @@ def test_leaves_with_the_same_key_are_refused_naming_both_paths(tmp_path):
         ):
             ckpts.save(0, tree)
         assert ckpts.all_steps() == []
+
+
+def test_non_numeric_leaves_are_refused_before_anything_is_written(tmp_path):
+    with Checkpoints(tmp_path) as ckpts:
+        with pytest.raises(
+            TypeError, match=r"the leaf 'o' has dtype object; a checkpoint holds numeric"
+        ):
+            ckpts.save(0, {"w": jnp.zeros(2), "o": np.array([{"x": 1}], dtype=object)})
+        with pytest.raises(TypeError, match=r"the leaf 's' has dtype <U1"):
+            ckpts.save(0, {"s": np.array(["a"])})
+        assert ckpts.all_steps() == []

@@ -41,7 +41,7 @@ from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._axes import Axis
 from namedax.core._errors import describe, format_axes
 from namedax.core._mapping import ResourceMapping
-from namedax.io._checks import dtype_problem
+from namedax.io._checks import dtype_problem, numeric_kind
 from namedax.io._serialization import _path_key
 from namedax.parallel._pspec import infer_resource_partitions, resolve_mesh
 
@@ -234,7 +234,7 @@ class Checkpoints:
             force: Overwrite an existing step of this number.
 
         Raises:
-            TypeError: If `step` is not an int.
+            TypeError: If `step` is not an int, or a leaf is not a numeric array.
             ValueError: If `step` exists already (and not `force`).
         """
         if not isinstance(step, (int, np.integer)) or isinstance(step, bool) or step < 0:
@@ -249,6 +249,13 @@ class Checkpoints:
                 )
             self._manager.delete(int(step))
         arrays, _, _ = _array_leaves(tree, "Checkpoints.save")
+        for key, leaf in arrays.items():
+            dtype = _positional(leaf).dtype
+            if numeric_kind(dtype) is None and not jax.numpy.issubdtype(dtype, jax.dtypes.prng_key):
+                raise TypeError(
+                    f"Checkpoints.save: the leaf {key!r} has dtype {dtype}; a checkpoint holds "
+                    "numeric arrays only (strings and objects would need pickling)."
+                )
         ocp = self._ocp
         args = ocp.args.Composite(
             **{
