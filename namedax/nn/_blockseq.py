@@ -109,63 +109,19 @@ class BlockSeq(eqx.Module, LayerSequence, Generic[M]):
         build.__name__ = f"init_blockseq_{engine.block_name(Block)}"
         return build
 
-    def fold(
-        self,
-        init: C,
-        *args: Any,
-        unroll: int | bool | None = None,
-        remat: RematSpec | None = None,
-        **kwargs: Any,
-    ) -> C:
-        """`carry = block(carry, *args, **kwargs)` for each block in order; see `Stacked.fold`."""
-        return self._run("__call__", init, args, kwargs, remat, outputs=False)
-
-    def scan(
-        self,
-        init: C,
-        *args: Any,
-        unroll: int | bool | None = None,
-        remat: RematSpec | None = None,
-        **kwargs: Any,
-    ) -> tuple[C, Any]:
-        """Like `fold` for blocks returning `(carry, output)`; outputs stacked along `Layers`."""
-        return self._run("__call__", init, args, kwargs, remat, outputs=True)
-
-    def vmap(self, *args: Any, **kwargs: Any) -> Any:
-        """Every block on the same input; outputs stacked along `Layers`. See `Stacked.vmap`."""
-        return self.vmap_via("__call__")(*args, **kwargs)
-
-    def fold_via(
-        self,
-        fn: Callable[..., Any] | str,
-        *,
-        unroll: int | bool | None = None,
-        remat: RematSpec | None = None,
-    ) -> Callable[..., Any]:
-        """Returns `(init, *args, **kwargs) -> carry` folding `fn(block, carry, *args)`."""
-        return lambda init, *args, **kwargs: self._run(fn, init, args, kwargs, remat, outputs=False)
-
-    def scan_via(
-        self,
-        fn: Callable[..., Any] | str,
-        *,
-        unroll: int | bool | None = None,
-        remat: RematSpec | None = None,
-    ) -> Callable[..., Any]:
-        """Returns `(init, *args, **kwargs) -> (carry, outputs)` scanning `fn`."""
-        return lambda init, *args, **kwargs: self._run(fn, init, args, kwargs, remat, outputs=True)
-
     def _run(
         self,
         fn: Callable[..., Any] | str,
         init: Any,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        unroll: int | bool | None,
         remat: RematSpec | None,
         *,
         outputs: bool,
     ) -> Any:
-        """`fold`/`scan`: a Python loop over the blocks, each step as `Stacked`'s."""
+        """`fold`/`scan`: a Python loop over the blocks, each step as `Stacked`'s (`unroll`
+        has nothing left to unroll)."""
         op = "BlockSeq.scan" if outputs else "BlockSeq.fold"
         policy = self.gradient_checkpointing if remat is None else remat
         call = engine.checkpointed(engine.call_method(fn), policy)

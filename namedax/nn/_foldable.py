@@ -38,6 +38,92 @@ class LayerSequence:
         """The layers axis (Haliax calls it `Block`)."""
         return self.Layers
 
+    # --- calling: every kind implements `_run` (fold and scan) and `vmap_via` ---------------
+
+    def _run(
+        self,
+        fn: Callable[..., Any] | str,
+        init: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        unroll: int | bool | None,
+        remat: Any,
+        *,
+        outputs: bool,
+    ) -> Any:
+        raise NotImplementedError  # pragma: no cover - every stack kind defines it
+
+    def vmap_via(self, fn: Callable[..., Any] | str) -> Callable[..., Any]:
+        """Returns `(*args, **kwargs) -> outputs` applying `fn(block, *args)` to every layer."""
+        raise NotImplementedError  # pragma: no cover - every stack kind defines it
+
+    def fold(
+        self,
+        init: Carry,
+        *args: Any,
+        unroll: int | bool | None = None,
+        remat: Any = None,
+        **kwargs: Any,
+    ) -> Carry:
+        """Applies the layers in order: `carry = layer(carry, *args, **kwargs)`.
+
+        See `Stacked.fold` for the rule by which arguments are sliced per layer.
+        `remat=` picks the remat policy of this call (`None`: the stored one).
+        """
+        return self._run("__call__", init, args, kwargs, unroll, remat, outputs=False)
+
+    def scan(
+        self,
+        init: Carry,
+        *args: Any,
+        unroll: int | bool | None = None,
+        remat: Any = None,
+        **kwargs: Any,
+    ) -> tuple[Carry, Any]:
+        """Like `fold` for layers returning `(carry, output)`: returns `(carry, outputs)`.
+
+        The outputs of all layers are stacked with `Layers` in front.
+        """
+        return self._run("__call__", init, args, kwargs, unroll, remat, outputs=True)
+
+    def vmap(self, *args: Any, **kwargs: Any) -> Any:
+        """Applies every layer to the same input, in parallel (an ensemble).
+
+        Arguments follow the call rule of `fold`: NamedArrays with `Layers` (and plain
+        arrays, along their first dimension) are sliced per member, a single typed key
+        is split per member, all others go to every member. Every output gets `Layers`
+        in front.
+
+        Examples:
+            >>> Members, Embed = Axis("members", 5), Axis("embed", 3)
+            >>> ensemble = nx.nn.Stacked.init(Members, nx.nn.Linear)(
+            ...     Embed, Axis("out", 1), key=jax.random.key(0))
+            >>> ensemble.vmap(named(jnp.ones(3), Embed)).axes
+            (Axis(name='members', size=5), Axis(name='out', size=1))
+        """
+        return self.vmap_via("__call__")(*args, **kwargs)
+
+    def fold_via(
+        self, fn: Callable[..., Any] | str, *, unroll: int | bool | None = None, remat: Any = None
+    ) -> Callable[..., Any]:
+        """Returns `(init, *args, **kwargs) -> carry` folding `fn(block, carry, *args, **kwargs)`.
+
+        `fn` may be a function of the block or the name of a block method.
+        """
+        return lambda init, *args, **kwargs: self._run(
+            fn, init, args, kwargs, unroll, remat, outputs=False
+        )
+
+    def scan_via(
+        self, fn: Callable[..., Any] | str, *, unroll: int | bool | None = None, remat: Any = None
+    ) -> Callable[..., Any]:
+        """Returns `(init, *args, **kwargs) -> (carry, outputs)` scanning `fn(block, carry, *a)`."""
+        return lambda init, *args, **kwargs: self._run(
+            fn, init, args, kwargs, unroll, remat, outputs=True
+        )
+
+    # --- the state dict ----------------------------------------------------------------------
+
     def to_state_dict(self, prefix: str | None = None) -> dict[str, Any]:
         """This stack's state dict, as `namedax.serialization.to_state_dict(self, prefix)`.
 

@@ -369,7 +369,7 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
         """
         if pipeline is not None:
             return pipeline.fold(self, init, *args, remat=remat, **kwargs)
-        return self._run("__call__", init, args, kwargs, unroll, remat, outputs=False)
+        return super().fold(init, *args, unroll=unroll, remat=remat, **kwargs)
 
     def scan(
         self,
@@ -389,51 +389,7 @@ class Stacked(eqx.Module, LayerSequence, Generic[M]):
         """
         if pipeline is not None:
             return pipeline.scan(self, init, *args, remat=remat, **kwargs)
-        return self._run("__call__", init, args, kwargs, unroll, remat, outputs=True)
-
-    def vmap(self, *args: Any, **kwargs: Any) -> Any:
-        """Applies every layer to the same input, in parallel (an ensemble).
-
-        Arguments follow the call rule of `fold`: NamedArrays with `Layers` (and plain
-        arrays, along their first dimension) are sliced per member, a single typed key
-        is split per member, all others go to every member. Every output gets `Layers`
-        in front.
-
-        Examples:
-            >>> Members, Embed = Axis("members", 5), Axis("embed", 3)
-            >>> ensemble = nx.nn.Stacked.init(Members, nx.nn.Linear)(
-            ...     Embed, Axis("out", 1), key=jax.random.key(0))
-            >>> ensemble.vmap(named(jnp.ones(3), Embed)).axes
-            (Axis(name='members', size=5), Axis(name='out', size=1))
-        """
-        return self.vmap_via("__call__")(*args, **kwargs)
-
-    def fold_via(
-        self,
-        fn: Callable[..., Any] | str,
-        *,
-        unroll: int | bool | None = None,
-        remat: RematSpec | None = None,
-    ) -> Callable[..., Any]:
-        """Returns `(init, *args, **kwargs) -> carry` folding `fn(block, carry, *args, **kwargs)`.
-
-        `fn` may be a function of the block or the name of a block method.
-        """
-        return lambda init, *args, **kwargs: self._run(
-            fn, init, args, kwargs, unroll, remat, outputs=False
-        )
-
-    def scan_via(
-        self,
-        fn: Callable[..., Any] | str,
-        *,
-        unroll: int | bool | None = None,
-        remat: RematSpec | None = None,
-    ) -> Callable[..., Any]:
-        """Returns `(init, *args, **kwargs) -> (carry, outputs)` scanning `fn(block, carry, *a)`."""
-        return lambda init, *args, **kwargs: self._run(
-            fn, init, args, kwargs, unroll, remat, outputs=True
-        )
+        return super().scan(init, *args, unroll=unroll, remat=remat, **kwargs)
 
     def _run(
         self,
