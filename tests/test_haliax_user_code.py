@@ -35,3 +35,21 @@ def test_concrete_jax_scalars_work_where_ints_do():
         x["pos", jnp.int32(10)]
     with pytest.raises(TypeError, match="non-static bound"):  # traced bounds still refused
         jax.jit(lambda x, i: x["pos", i:])(x, 2)
+
+
+def test_haliax_shard_without_a_mesh_warns_and_returns_its_input():
+    from namedax.compat import haliax as hax
+
+    x = nx.zeros({"batch": 4, "feature": 2})
+    with nx.axis_mapping({"batch": "data"}):
+        with pytest.warns(RuntimeWarning, match="No mesh found. Not sharding"):
+            assert hax.shard(x) is x
+        with pytest.raises(ValueError, match="no device mesh is set"):  # namedax's own shard
+            nx.shard(x)
+    with pytest.warns(RuntimeWarning, match="No resource mapping found"):
+        assert hax.partitioning.shard(x) is x
+    mesh = jax.make_mesh((4, 2), ("data", "model"))
+    with jax.set_mesh(mesh), nx.axis_mapping({"batch": "data"}):
+        y = hax.shard(x)
+    assert y.array.sharding.spec == jax.sharding.PartitionSpec("data", None)
+    assert jax.jit(lambda v: hax.shard(v, {"batch": "data"}))(x).axes == x.axes  # no warning

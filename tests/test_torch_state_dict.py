@@ -44,7 +44,10 @@ def test_linear_torch_layout_is_the_positional_reshape(out_first):
     expected = w.reshape(4, 6) if out_first else w.reshape(6, 4)
     np.testing.assert_array_equal(state["weight"], expected, strict=True)
     np.testing.assert_array_equal(state["bias"], np.asarray(layer.bias.array), strict=True)
-    assert all(isinstance(v, np.ndarray) for v in state.values())
+    assert all(isinstance(v, jax.Array) for v in state.values())  # as Haliax returns
+    host = nx.serialization.to_torch_compatible_state_dict(layer)  # namedax's: host NumPy
+    assert all(isinstance(v, np.ndarray) for v in host.values())
+    np.testing.assert_array_equal(host["weight"], expected, strict=True)
 
 
 def test_square_linear_weight_keeps_torch_shape():

@@ -50,6 +50,7 @@ from .field import field as field  # noqa: E402
 from .jax_utils import tree_checkpoint_name as tree_checkpoint_name  # noqa: E402
 from .partitioning import (  # noqa: E402
     set_mesh as set_mesh,
+    shard as shard,
     shard_with_axis_mapping as shard_with_axis_mapping,
 )
 from .poly import poly as poly  # noqa: E402

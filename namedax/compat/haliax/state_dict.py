@@ -26,6 +26,10 @@ import os
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+import jax.numpy as jnp
+import numpy as np
+
+from namedax.compat.haliax.jax_utils import is_jax_array_like
 from namedax.io._safetensors import read_safetensors, write_safetensors
 from namedax.io._serialization import (
     StateDict as StateDict,
@@ -36,7 +40,7 @@ from namedax.io._torch_layout import (
     flatten_modules_for_export as flatten_modules_for_export,
     from_torch_compatible_state_dict as from_torch_compatible_state_dict,
     to_numpy_state_dict as to_numpy_state_dict,
-    to_torch_compatible_state_dict as to_torch_compatible_state_dict,
+    to_torch_compatible_state_dict as _to_torch_compatible_numpy,
     unflatten_modules_from_export as unflatten_modules_from_export,
     with_prefix as with_prefix,
 )
@@ -109,3 +113,26 @@ def load_state_dict(path: str | os.PathLike[str]) -> StateDict:
         dtype(bfloat16)
     """
     return read_safetensors(path, as_numpy=True)
+
+
+def to_torch_compatible_state_dict(
+    t: Any,
+    *,
+    flatten: bool = True,
+    prefix: str | None = None,
+    filter: Any = is_jax_array_like,
+) -> StateDict:
+    """The state dict of `t` in torch's layout, with `jax.Array` values (as Haliax returns).
+
+    namedax's `namedax.serialization.to_torch_compatible_state_dict` returns host NumPy
+    arrays; this gathers the same values (sharded arrays included) and returns them as
+    `jax.Array`s on the default device.
+
+    Examples:
+        >>> from namedax.compat.haliax import state_dict as hsd
+        >>> proj = nx.nn.Linear.init(Axis("i", 2), Axis("o", 3), key=jax.random.key(0))
+        >>> {k: type(v).__name__ for k, v in hsd.to_torch_compatible_state_dict(proj).items()}
+        {'weight': 'ArrayImpl', 'bias': 'ArrayImpl'}
+    """
+    state = _to_torch_compatible_numpy(t, flatten=flatten, prefix=prefix, filter=filter)
+    return {k: jnp.asarray(v) if isinstance(v, np.ndarray) else v for k, v in state.items()}
