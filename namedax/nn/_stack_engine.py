@@ -57,6 +57,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.core import Tracer
 
 from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._axes import Axis
@@ -192,7 +193,7 @@ def restack(template: Any, layers: Sequence[Any], Steps: Axis, where: str) -> An
     stacked = jnp.stack(arrays, axis=pos)
     raw = template.array if isinstance(template, NamedArray) else template
     sharding = getattr(raw, "sharding", None)
-    if isinstance(raw, jax.Array) and not isinstance(raw, jax.core.Tracer) and sharding is not None:
+    if isinstance(raw, jax.Array) and not isinstance(raw, Tracer) and sharding is not None:
         stacked = jax.device_put(stacked, sharding)
     return _wrap(stacked, template.axes) if isinstance(template, NamedArray) else stacked
 
@@ -206,7 +207,7 @@ def placed_like(template: Any, loaded: Any) -> Any:
     def place(t: Any, x: Any) -> Any:
         raw_t = t.array if isinstance(t, NamedArray) else t
         raw_x = x.array if isinstance(x, NamedArray) else x
-        if not isinstance(raw_t, jax.Array) or isinstance(raw_t, jax.core.Tracer):
+        if not isinstance(raw_t, jax.Array) or isinstance(raw_t, Tracer):
             return x
         if not isinstance(raw_x, jax.Array) or raw_x.sharding == raw_t.sharding:
             return x
