@@ -16,6 +16,12 @@ otherwise); a traced start, whose value is unknown at trace time, is clamped so
 that the window fits, as `lax.dynamic_slice` does. A traced int index is a window
 of size 1 under the same rule, so a read and a write with the same index always
 touch the same elements. (Index *arrays* follow JAX's own rules and `mode=`.)
+  An explicit `mode=` (on `x.at[...]` and `take`) replaces this rule by JAX's: the
+  index reaches JAX unclamped, so `"drop"` drops an out-of-range write, `"fill"` reads
+  `fill_value`, and `"clip"` clips, traced or static. A window `ds(start, size)` is
+  then the positions `start, ..., start + size - 1` (a negative start counting from
+  the end once), each in or out of range by itself. An index of any integer dtype
+  works, however long the axis (narrow ones are widened first).
 * a **NamedArray of ints** is an *advanced* index: its axes take the place of the
   indexed axis. A list of ints or a 1-D integer array is shorthand for a NamedArray
   whose one axis has the name of the axis it indexes; a 1-D *array* whose length is
@@ -77,6 +83,10 @@ _builtin_slice = builtins.slice
 _KEEP, _INT, _SLICE, _DS, _ARRAY = "keep", "int", "slice", "ds", "array"
 
 _POSITIONS: dict[tuple[tuple[Axis, ...], AxisSelector], int] = {}
+
+# An explicit `mode=`: JAX's mode and whether negative indices wrap; None for namedax's rule.
+_Mode = tuple[lax.GatherScatterMode, bool] | None
+_IN_BOUNDS = lax.GatherScatterMode.PROMISE_IN_BOUNDS
 
 
 class dslice:
@@ -184,21 +194,75 @@ def _is_int_scalar_array(x: Any) -> bool:
     return isinstance(x, jax.Array) and x.shape == () and jnp.issubdtype(x.dtype, jnp.integer)
 
 
+def _widened(index: Any) -> jax.Array:
+    """A 0-d integer array as one at least 32 bits wide, which holds every axis position.
+
+    An `int8` or `uint8` index cannot even hold the size of an axis of 300, which
+    normalising and clamping compute with.
+    """
+    index = jnp.asarray(index)
+    if index.dtype.itemsize < 4:
+        return index.astype(jnp.int32)
+    return index
+
+
+def _gather_mode(mode: Any, op: str) -> lax.GatherScatterMode | None:
+    """JAX's mode for an explicit `mode=` (None when not given: namedax's rule applies)."""
+    if mode is None:
+        return None
+    try:
+        return lax.GatherScatterMode.from_any(mode)
+    except ValueError:
+        raise ValueError(
+            f"{op}: unknown mode {mode!r}; use 'clip', 'drop', 'fill' or 'promise_in_bounds'."
+        ) from None
+
+
 def normalized_start(start: Any, size: int, n: int) -> Any:
     """Where a window of `size` positions starting at `start` begins on an axis of size `n`.
 
     The one rule every indexing path uses: a negative start counts from the end. A
     static start comes back as an int, or None when the window does not fit (the
     caller raises its own error). A traced start is clamped so that the window fits
-    (as `lax.dynamic_slice` does), since its value cannot be checked at trace time.
+    (as `lax.dynamic_slice` does), since its value cannot be checked at trace time;
+    it comes back as `int32` whatever its integer dtype, so that the starts of one
+    `lax.dynamic_slice` agree.
     """
     static = _static_int(start)
     if static is not None:
         begin = static + n if static < 0 else static
         return begin if 0 <= begin <= n - size else None
-    start = jnp.asarray(start)
-    begin = jnp.where(start < 0, start + jnp.asarray(n, start.dtype), start)
-    return jnp.clip(begin, 0, n - size).astype(start.dtype)
+    start = _widened(start)
+    if jnp.issubdtype(start.dtype, jnp.unsignedinteger):  # never negative
+        begin = jnp.minimum(start, jnp.asarray(n - size, start.dtype))
+    else:
+        begin = jnp.where(start < 0, start + jnp.asarray(n, start.dtype), start)
+        begin = jnp.clip(begin, 0, n - size)
+    return begin.astype(jnp.int32)  # one dtype for every start of a dynamic_slice
+
+
+def _window_positions(
+    start: Any, size: int, n: int, mode: lax.GatherScatterMode, wrap: bool
+) -> Any:
+    """The positions of a window under an explicit mode, each in or out of range by itself.
+
+    A negative start counts from the end once (when `wrap`); a position still negative
+    is out of range, so it is moved where JAX will not wrap it again: clipped to 0 for
+    `"clip"`, past the end for `"drop"`/`"fill"`.
+    """
+    static = _static_int(start)
+    if static is not None:
+        begin = static + n if wrap and static < 0 else static
+        positions: Any = np.arange(begin, begin + size, dtype=np.int64)
+        if mode is lax.GatherScatterMode.CLIP:
+            return np.clip(positions, 0, n - 1).astype(np.int32)
+        return np.where(positions < 0, n, positions).astype(np.int32)
+    start = _widened(start)
+    begin = jnp.where(start < 0, start + jnp.asarray(n, start.dtype), start) if wrap else start
+    positions = begin + jnp.arange(size, dtype=begin.dtype)
+    if mode is lax.GatherScatterMode.CLIP:
+        return jnp.clip(positions, 0, n - 1)
+    return jnp.where(positions < 0, jnp.asarray(n, positions.dtype), positions)
 
 
 def _as_mapping(a: NamedArray, key: Any, op: str) -> Mapping[Any, Any]:
@@ -251,11 +315,19 @@ def _position(axes: tuple[Axis, ...], key: Any, op: str) -> int:
     return position
 
 
-def _classify(a: NamedArray, ax: Axis, value: Any, op: str) -> tuple[str, Any, Axis | None]:
-    """One entry `(kind, positional value, kept axis)` for indexing axis `ax` with `value`."""
+def _classify(
+    a: NamedArray, ax: Axis, value: Any, op: str, mode: _Mode = None
+) -> tuple[str, Any, Axis | None]:
+    """One entry `(kind, positional value, kept axis)` for indexing axis `ax` with `value`.
+
+    With an explicit `mode` (a `(GatherScatterMode, wrap_negative_indices)` pair), an
+    int reaches JAX as it is, so that JAX applies the mode to it.
+    """
     n = ax.size
     i = _static_int(value)
     if i is not None:
+        if mode is not None and mode[0] is not _IN_BOUNDS:
+            return _INT, i, None  # JAX applies the mode, and wraps negatives unless told not to
         begin = normalized_start(i, 1, n)
         if begin is None:
             raise ValueError(
@@ -266,12 +338,12 @@ def _classify(a: NamedArray, ax: Axis, value: Any, op: str) -> tuple[str, Any, A
     if isinstance(value, _builtin_slice):
         return _classify_slice(a, ax, value, op)
     if isinstance(value, dslice):
-        return _classify_dslice(a, ax, value, op)
+        return _classify_dslice(a, ax, value, op, mode)
     if isinstance(value, NamedArray):
         _check_int_dtype(value.dtype, ax, op)
         return _ARRAY, value, None
     if isinstance(value, (list, tuple, np.ndarray, jax.Array)):
-        return _classify_plain_array(a, ax, value, op)
+        return _classify_plain_array(a, ax, value, op, mode)
     raise TypeError(
         f"{op}: cannot index axis {ax.name!r} with {describe(value)}. Use an int, a slice, "
         "namedax.ds(start, size), or a NamedArray of ints."
@@ -292,8 +364,16 @@ def _classify_slice(a: NamedArray, ax: Axis, s: builtins.slice, op: str) -> tupl
     return _SLICE, s, Axis(ax.name, size)
 
 
-def _classify_dslice(a: NamedArray, ax: Axis, d: dslice, op: str) -> tuple[str, Any, Axis]:
+def _classify_dslice(
+    a: NamedArray, ax: Axis, d: dslice, op: str, mode: _Mode = None
+) -> tuple[str, Any, Axis | None]:
     n = ax.size
+    if mode is not None and mode[0] is not _IN_BOUNDS:
+        fits = normalized_start(d.start, d.size, n) if mode[1] else None
+        if isinstance(fits, int):
+            return _SLICE, _builtin_slice(fits, fits + d.size), Axis(ax.name, d.size)
+        positions = _window_positions(d.start, d.size, n, mode[0], mode[1])
+        return _ARRAY, _wrap(positions, (Axis(ax.name, d.size),)), None
     if d.size > n:
         raise ValueError(
             f"{op}: {d!r} is larger than axis {ax.name!r} of size {n} (array "
@@ -317,12 +397,16 @@ def _fitting_starts(n: int, size: int) -> str:
     )
 
 
-def _classify_plain_array(a: NamedArray, ax: Axis, value: Any, op: str) -> tuple[str, Any, None]:
+def _classify_plain_array(
+    a: NamedArray, ax: Axis, value: Any, op: str, mode: _Mode = None
+) -> tuple[str, Any, None]:
     array = jnp.asarray(value) if not isinstance(value, jax.Array) else value
     if array.ndim == 1 and array.size == 0 and not isinstance(value, jax.Array):
         array = array.astype(jnp.int32)  # an empty list
     _check_int_dtype(array.dtype, ax, op)
     if array.ndim == 0:
+        if mode is not None:  # JAX applies the mode (and wraps negatives itself)
+            return _INT, _widened(array), None
         return _INT, normalized_start(array, 1, ax.size), None
     if array.ndim > 1:
         raise TypeError(
@@ -345,7 +429,9 @@ def _check_int_dtype(dtype: Any, ax: Axis, op: str) -> None:
 # --- planning: entries per position -> one positional operation --------------------------------
 
 
-def _entries(a: NamedArray, indices: Mapping[Any, Any], op: str) -> list[tuple[str, Any, Any]]:
+def _entries(
+    a: NamedArray, indices: Mapping[Any, Any], op: str, mode: _Mode = None
+) -> list[tuple[str, Any, Any]]:
     entries: list[tuple[str, Any, Any]] = [(_KEEP, None, ax) for ax in a.axes]
     seen: set[int] = set()
     for key, value in indices.items():
@@ -353,7 +439,7 @@ def _entries(a: NamedArray, indices: Mapping[Any, Any], op: str) -> list[tuple[s
         if p in seen:
             raise ValueError(f"{op}: axis {a.axes[p].name!r} is indexed twice.")
         seen.add(p)
-        entries[p] = _classify(a, a.axes[p], value, op)
+        entries[p] = _classify(a, a.axes[p], value, op, mode)
     for key, value in indices.items():
         if isinstance(value, (np.ndarray, jax.Array)) and value.ndim == 1:
             _check_unpaired(a, entries, _position(a.axes, key, op), value, op)
@@ -385,14 +471,22 @@ def _check_unpaired(
 
 
 def _plan(
-    a: NamedArray, indices: Mapping[Any, Any], op: str, allow_dynamic: bool
+    a: NamedArray,
+    indices: Mapping[Any, Any],
+    op: str,
+    allow_dynamic: bool,
+    mode: _Mode = None,
 ) -> tuple[str, Any, tuple[Axis, ...]]:
-    """How to index: `(mode, positional index, result axes)`.
+    """How to index: `(kind, positional index, result axes)`.
 
-    `mode` is "static" (`lax.slice`), "dynamic" (`lax.dynamic_slice`) or "numpy" (a
+    `kind` is "static" (`lax.slice`), "dynamic" (`lax.dynamic_slice`) or "numpy" (a
     `jax.numpy` index tuple: one gather, or whatever jax.numpy lowers basic indices to).
+    `mode` is JAX's mode and `wrap_negative_indices` for an explicit `mode=` (see
+    `_classify`); the plan is then never "dynamic", which would clamp.
     """
-    entries = _entries(a, indices, op)
+    if mode is not None:
+        allow_dynamic = False
+    entries = _entries(a, indices, op, mode)
     kinds = [e[0] for e in entries]
     has_ds = _DS in kinds
     strided = builtins.any(k == _SLICE and _step(e[1]) != 1 for k, e in zip(kinds, entries))
@@ -587,7 +681,14 @@ def _setitem(self: NamedArray, key: Any, value: Any) -> NoReturn:
     )
 
 
-def take(array: NamedArray, axis: AxisSelector, index: Any) -> NamedArray:
+def take(
+    array: NamedArray,
+    axis: AxisSelector,
+    index: Any,
+    *,
+    mode: str | None = None,
+    fill_value: Any = None,
+) -> NamedArray:
     """Selects positions along one axis: `array[{axis: index}]`.
 
     Args:
@@ -596,6 +697,14 @@ def take(array: NamedArray, axis: AxisSelector, index: Any) -> NamedArray:
         index: An int (the axis is dropped) or a NamedArray of ints. An index axis
             named like another axis of `array` selects along it element by element
             (like `jnp.take_along_axis`).
+        mode: How out-of-range indices read, as in `jnp.take`: `"fill"` gives
+            `fill_value` (negative indices count from the end), `"clip"` clips into
+            range (a negative index reads position 0, as in NumPy) and `"wrap"` takes
+            the index modulo the axis size. Without it, a static int must be in range
+            and a traced one is clamped, after negatives count from the end (namedax's
+            rule for every indexing path).
+        fill_value: The value `mode="fill"` reads out of range (NaN for inexact
+            types, as in JAX, by default).
 
     Returns:
         The selected values. An index sharing no axis with the rest of `array` has
@@ -617,6 +726,8 @@ def take(array: NamedArray, axis: AxisSelector, index: Any) -> NamedArray:
         >>> two = named(jnp.array([[2, 0], [1, 1]]), ("batch", "top"))
         >>> logits.take("vocab", two).axis_names
         ('top', 'batch')
+        >>> nx.take(logits, "vocab", 7, mode="fill", fill_value=-1.0).array
+        Array([-1., -1.], dtype=float32)
     """
     if not isinstance(array, NamedArray):
         raise TypeError(f"take: expected a NamedArray, got {describe(array)}.")
@@ -625,8 +736,32 @@ def take(array: NamedArray, axis: AxisSelector, index: Any) -> NamedArray:
             f"take: the index must be an int or a NamedArray of ints, got {index!r}. Use "
             "namedax.slice for a window."
         )
-    out = _index(array, {axis: index}, "take")
+    if mode is None:
+        out = _index(array, {axis: index}, "take")
+    else:
+        index, kwargs = _take_mode(array, axis, index, mode, fill_value)
+        out = _AtRef(array, {axis: index}, "take").get(**kwargs)
     return _take_layout(array, axis, index, out)
+
+
+def _take_mode(
+    array: NamedArray, axis: AxisSelector, index: Any, mode: str, fill_value: Any
+) -> tuple[Any, dict[str, Any]]:
+    """The index and the `.at[].get` keywords that give `jnp.take`'s `mode`."""
+    if mode == "fill":
+        return index, {"mode": "fill", "fill_value": fill_value}
+    if mode == "clip":
+        return index, {"mode": "clip", "wrap_negative_indices": False}
+    if mode == "wrap":
+        n = array.axes[_position(array.axes, axis, "take")].size
+        if isinstance(index, NamedArray):
+            index = _wrap(jnp.mod(index.array, n), index.axes)
+        elif _static_int(index) is not None:
+            index = operator.index(index) % n
+        else:
+            index = jnp.mod(_widened(index), n)
+        return index, {"mode": "promise_in_bounds"}
+    raise ValueError(f"take: invalid mode {mode!r}; use 'fill', 'clip' or 'wrap', as jnp.take.")
 
 
 def _take_layout(array: NamedArray, axis: AxisSelector, index: Any, out: NamedArray) -> NamedArray:
@@ -669,30 +804,51 @@ class _AtRef:
 
     Update values are NamedArrays aligned to the region by name (they may hold a
     subset of its axes and are broadcast over the rest) or scalars. Keyword arguments
-    (`mode=`, `indices_are_sorted=`, `unique_indices=`, `fill_value=`) go to JAX.
+    (`mode=`, `indices_are_sorted=`, `unique_indices=`, `fill_value=`,
+    `wrap_negative_indices=`) go to JAX. Without `mode=`, ints and window starts
+    follow namedax's rule (see the module documentation); with it, JAX's rule for that
+    mode applies to the index as given, so `mode="drop"` drops an out-of-range write
+    and `mode="fill"` reads `fill_value` there.
     """
 
-    __slots__ = ("_array", "_index", "_region")
+    __slots__ = ("_array", "_indices", "_op", "_plans")
 
-    def __init__(self, array: NamedArray, indices: Mapping[Any, Any]):
+    def __init__(self, array: NamedArray, indices: Mapping[Any, Any], op: str = "at"):
         self._array = array
-        if indices:
-            mode, index, self._region = _plan(array, indices, "at", allow_dynamic=False)
-            self._index = index if mode == "numpy" else _numpy_index(index)
-        else:
-            self._index, self._region = (...), array.axes
+        self._indices = indices
+        self._op = op
+        self._plans: dict[Any, tuple[Any, tuple[Axis, ...]]] = {}
+        for key in indices:  # a missing axis is reported where the index is written
+            _position(array.axes, key, op)
+
+    def _plan(self, kwargs: dict[str, Any] | None) -> tuple[Any, tuple[Axis, ...]]:
+        """The positional index and the region's axes, for the `mode=` in `kwargs`."""
+        mode = _explicit_mode(kwargs, self._op)
+        plan = self._plans.get(mode)
+        if plan is None:
+            array, indices = self._array, self._indices
+            if not indices:
+                plan = (...), array.axes
+            else:
+                kind, index, region = _plan(array, indices, self._op, False, mode)
+                plan = (index if kind == "numpy" else _numpy_index(index)), region
+            self._plans[mode] = plan
+        return plan
 
     def get(self, **kwargs: Any) -> NamedArray:
         """The region's values, like `x[index]`."""
-        return _wrap(self._array.array.at[self._index].get(**kwargs), self._region)
+        index, region = self._plan(kwargs)
+        return _wrap(self._array.array.at[index].get(**kwargs), region)
 
     def apply(self, func: Callable[[Any], Any], **kwargs: Any) -> NamedArray:
         """Applies the positional unary `func` to the region's elements."""
-        return _wrap(self._array.array.at[self._index].apply(func, **kwargs), self._array.axes)
+        index, _ = self._plan(kwargs)
+        return _wrap(self._array.array.at[index].apply(func, **kwargs), self._array.axes)
 
     def _update(self, method: str, values: Any, kwargs: dict[str, Any]) -> NamedArray:
-        values = _align_update(values, self._region, f"at[...].{method}")
-        updater = getattr(self._array.array.at[self._index], method)
+        index, region = self._plan(kwargs)
+        values = _align_update(values, region, f"at[...].{method}")
+        updater = getattr(self._array.array.at[index], method)
         return _wrap(updater(values, **kwargs), self._array.axes)
 
     def set(self, values: Any, **kwargs: Any) -> NamedArray:
@@ -728,6 +884,15 @@ class _AtRef:
     def max(self, values: Any, **kwargs: Any) -> NamedArray:
         """`x[index] = maximum(x[index], values)`."""
         return self._update("max", values, kwargs)
+
+
+def _explicit_mode(kwargs: Mapping[str, Any] | None, op: str) -> _Mode:
+    """The `_Mode` of `mode=`/`wrap_negative_indices=` keyword arguments, or None."""
+    if not kwargs or kwargs.get("mode") is None:
+        return None
+    mode = _gather_mode(kwargs["mode"], op)
+    assert mode is not None
+    return mode, bool(kwargs.get("wrap_negative_indices", True))
 
 
 def _align_update(values: Any, region: tuple[Axis, ...], op: str) -> Any:
