@@ -221,7 +221,13 @@ class _Planner:
     def check_aliases_used(self) -> None:
         unused = sorted(set(self.aliases) - self.pattern.idents())
         if unused:
-            raise self.error(None, f"the aliases {unused} are not used in the equation")
+            error = self.error(
+                None,
+                f"the aliases {unused} are not used in the equation (Axis alias "
+                f"{', '.join(unused)} not used); drop them or use them in the equation",
+            )
+            # Haliax's wording, last (code written against Haliax matches it at the end)
+            raise ValueError(f"{error}\nUnused aliases from kwargs: {', '.join(unused)}")
 
     # the unordered and output-only forms: identifiers are axis names (or aliases of them)
 
@@ -231,12 +237,16 @@ class _Planner:
         size = self.sizes.get(name)
         if size is None:
             shown = f" ({node.ident}={alias!r})" if alias is not None else ""
-            raise self.error(node.span, f"unknown axis {name!r}{shown}: no input has it")
+            raise self.error(
+                node.span,
+                f"unknown axis {name!r}{shown}: no input has it (Axis {node.ident} not "
+                f"present: not found in any of the input arrays)",
+            )
         if isinstance(alias, Axis) and alias.size != size:
             raise self.error(
                 node.span,
-                f"{node.ident!r} is aliased to {alias} but axis {name!r} has size {size} in "
-                f"arrays[{self.where[name]}]",
+                f"Size mismatch: {node.ident!r} is aliased to {alias} but axis {name!r} has "
+                f"size {size} in arrays[{self.where[name]}]",
             )
         return name
 
@@ -247,7 +257,11 @@ class _Planner:
             if isinstance(item, Name):
                 name = self.axis_name(item)
                 if name in found:
-                    raise self.error(item.span, f"axis {name!r} is named twice on the {side}")
+                    raise self.error(
+                        item.span,
+                        f"axis {name!r} is named twice on the {side} (an axis may not appear "
+                        "multiple times)",
+                    )
                 found.append(name)
         return found
 
@@ -295,7 +309,8 @@ class _Planner:
             raise self.error(
                 None,
                 f"the equation has {len(terms)} input terms but {len(self.inputs)} arrays were "
-                "given; write one comma-separated term per array",
+                "given (the number of terms does not match number of arrays); write one "
+                "comma-separated term per array",
             )
         bound: dict[str, str] = {}  # label -> axis name
         covered: list[str] = []  # axis names covered by '...'
@@ -349,8 +364,9 @@ class _Planner:
         if explicit > n or (dots is None and explicit != n):
             raise self.error(
                 term.span,
-                f"the term for arrays[{i}] lists {explicit} axes but the array has {n} "
-                f"{format_axes(axes)}; list its axes in storage order (or use ... for the rest)",
+                f"Mismatched number of axes: the term for arrays[{i}] lists {explicit} axes but "
+                f"the array has {n} {format_axes(axes)}; list its axes in storage order (or use "
+                "... for the rest)",
             )
         if dots is None:
             positions = list(range(n))
