@@ -238,7 +238,7 @@ def _wsc(x: jax.Array, *spec: Any) -> jax.Array:
 
 def _rms(x: jax.Array, w: jax.Array, eps: float = 1e-5) -> jax.Array:
     var = jnp.mean(jnp.square(x), axis=-1, keepdims=True)
-    return x * jax.lax.rsqrt(var + eps) * w
+    return x * jax.lax.rsqrt(var + eps) * w[None, None, :]
 
 
 def _twin_attention(p: Attention, x: jax.Array, mask: jax.Array) -> jax.Array:
@@ -248,7 +248,7 @@ def _twin_attention(p: Attention, x: jax.Array, mask: jax.Array) -> jax.Array:
     v = _wsc(jnp.einsum("bpe,hde->bphd", x, p.v.weight.array), *heads)
     q = q * (1.0 / math.sqrt(q.shape[-1]))
     scores = _wsc(jnp.einsum("bqhd,bkhd->bhqk", q, k), "data", "model", None, None)
-    scores = jnp.where(mask, scores, jnp.finfo(scores.dtype).min)
+    scores = jnp.where(mask[None, None], scores, jnp.finfo(scores.dtype).min)
     weights = jax.nn.softmax(scores, axis=-1)
     out = _wsc(jnp.einsum("bhqk,bkhd->bqhd", weights, v), *heads)
     return _wsc(jnp.einsum("bqhd,ehd->bqe", out, p.o.weight.array), "data", None, None)

@@ -223,27 +223,6 @@ def out_sharding(axes: tuple[Axis, ...], op: str) -> PartitionSpec | None:
     return spec
 
 
-def constrain_auto(array: Any, axes: tuple[Axis, ...], op: str) -> Any:
-    """`array` (with `axes`) constrained over the current mesh's Auto axes by the mapping.
-
-    For operations whose result layout XLA's propagation tends to get wrong (a gather
-    whose index is built from unsharded iotas). A no-op without a mapping, without a
-    mesh, outside a trace, or when the mesh has no Auto axis (there `out_sharding`
-    lays the result out).
-    """
-    mapping = current_axis_mapping()
-    if mapping is None or not isinstance(array, jax.core.Tracer):
-        return array
-    mesh = jax.sharding.get_abstract_mesh()
-    if mesh.empty or AxisType.Auto not in mesh.axis_types:
-        return array
-    _, auto = split_spec(compute_spec(op, axes, mapping, mesh, True), mesh)
-    manual = set(mesh.manual_axes)
-    if all(e is None or set(mesh_axes_of(e)) & manual for e in auto):
-        return array
-    return jax.lax.with_sharding_constraint(array, auto)
-
-
 class ExplicitShardingError(ValueError, JaxShardingTypeError):
     """JAX could not tell how to shard a result on a mesh with Explicit axes.
 
