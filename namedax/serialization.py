@@ -18,6 +18,11 @@ Examples:
     >>> restored = nx.serialization.from_state_dict(norm, state, prefix="norm")
 """
 
+from namedax.core._state_dict import (
+    StateDict as StateDict,
+    from_state_dict as from_state_dict,
+    to_state_dict as to_state_dict,
+)
 from namedax.io._npz import (
     load_state_dict as load_state_dict,
     save_state_dict as save_state_dict,
@@ -26,11 +31,6 @@ from namedax.io._orbax import Checkpoints as Checkpoints
 from namedax.io._safetensors import (
     load_safetensors as load_safetensors,
     save_safetensors as save_safetensors,
-)
-from namedax.io._serialization import (
-    StateDict as StateDict,
-    from_state_dict as from_state_dict,
-    to_state_dict as to_state_dict,
 )
 from namedax.io._torch_layout import (
     flatten_modules_for_export as flatten_modules_for_export,

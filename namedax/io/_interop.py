@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 
 from namedax.core._array import NamedArray, _wrap, is_named_array
-from namedax.core._axes import Axis
-from namedax.core._errors import describe
+from namedax.core._axes import Axis, check_unique_names
+from namedax.core._errors import describe, format_axes
 
 __all__ = [
     "from_haliax",
@@ -51,7 +51,7 @@ def from_haliax(x: Any) -> NamedArray:
 
     Raises:
         TypeError: If `x` is not a Haliax NamedArray.
-        ValueError: If its axes do not match its array's shape.
+        ValueError: If its axes do not match its array's shape, or repeat a name.
 
     Examples:
         >>> class HaliaxLike:  # what Haliax's NamedArray looks like to namedax
@@ -67,11 +67,17 @@ def from_haliax(x: Any) -> NamedArray:
         )
     axes = tuple(Axis(str(a.name), int(a.size)) for a in x.axes)
     array = x.array if isinstance(x.array, jax.Array) else jnp.asarray(x.array)
+    return _converted(array, axes, "from_haliax")
+
+
+def _converted(array: Any, axes: tuple[Axis, ...], op: str) -> NamedArray:
+    """The NamedArray a converter built, checked like `NamedArray(...)`: shape and unique names."""
     if tuple(array.shape) != tuple(a.size for a in axes):
         raise ValueError(
-            f"from_haliax: the array has shape {tuple(array.shape)} but its axes are "
-            f"{', '.join(f'{a.name}:{a.size}' for a in axes)}."
+            f"{op}: the array has shape {tuple(array.shape)} but its axes are {format_axes(axes)}."
         )
+    if len(axes) > 1:
+        check_unique_names(axes, op)
     return _wrap(array, axes)
 
 
@@ -129,7 +135,8 @@ def from_penzai(x: Any) -> NamedArray:
             "besides its named ones; name them with .tag(...) first."
         )
     names = tuple(x.named_shape)
-    return _wrap(x.unwrap(*names), tuple(Axis(n, int(x.named_shape[n])) for n in names))
+    axes = tuple(Axis(str(n), int(x.named_shape[n])) for n in names)
+    return _converted(x.unwrap(*names), axes, "from_penzai")
 
 
 def to_penzai(x: NamedArray) -> Any:
@@ -152,7 +159,9 @@ def from_xarray(da: Any) -> NamedArray:
     Coordinates and attributes are not carried over (a NamedArray has none).
 
     Raises:
-        TypeError: If `da` is not a DataArray.
+        TypeError: If `da` is not a DataArray (a `Dataset` holds several: convert one
+            variable, `from_xarray(ds["name"])`).
+        ValueError: If a dimension name repeats (xarray allows that, namedax does not).
 
     Examples:
         >>> import xarray as xr
@@ -160,10 +169,27 @@ def from_xarray(da: Any) -> NamedArray:
         >>> nx.from_xarray(da).axes
         (Axis(name='batch', size=2), Axis(name='embed', size=3))
     """
+    if hasattr(da, "data_vars"):
+        names = list(da.data_vars)
+        raise TypeError(
+            f"from_xarray: expected an xarray.DataArray, got an xarray.Dataset with variables "
+            f"{names}. A NamedArray holds one array: convert one variable, "
+            f"from_xarray(ds[{names[0] if names else 'name'!r}]), or each with "
+            "{k: from_xarray(v) for k, v in ds.data_vars.items()}."
+        )
     if not (hasattr(da, "dims") and hasattr(da, "values") and hasattr(da, "sizes")):
         raise TypeError(f"from_xarray: expected an xarray.DataArray, got {describe(da)}.")
-    axes = tuple(Axis(str(d), int(da.sizes[d])) for d in da.dims)
-    return _wrap(jnp.asarray(da.values), axes)
+    names = [str(d) for d in da.dims]
+    if len(set(names)) != len(names):
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(
+            f"from_xarray: the DataArray has dims {tuple(da.dims)}, which repeat {repeated}; "
+            "axis names must be unique within a NamedArray. Give the DataArray distinct dims "
+            "first (e.g. build it again with dims=(...))."
+        )
+    values = jnp.asarray(da.values)
+    axes = tuple(Axis(n, int(size)) for n, size in zip(names, values.shape))
+    return _converted(values, axes, "from_xarray")
 
 
 def _check_namedax(op: str, x: Any) -> None:

@@ -27,9 +27,9 @@ from typing import Any, NoReturn
 import jax.numpy as jnp
 import numpy as np
 
+from namedax.core._state_dict import _DTYPES_KEY, StateDict
+from namedax.core._value_checks import check_key, check_saveable, numeric_kind, to_jax
 from namedax.io._atomic import atomic_write
-from namedax.io._checks import check_key, check_saveable, numeric_kind, to_jax
-from namedax.io._serialization import _DTYPES_KEY, StateDict
 
 __all__ = ["load_state_dict", "save_state_dict"]
 

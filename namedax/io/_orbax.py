@@ -41,8 +41,8 @@ from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._axes import Axis
 from namedax.core._errors import describe, format_axes
 from namedax.core._mapping import ResourceMapping
-from namedax.io._checks import dtype_problem, numeric_kind
-from namedax.io._serialization import _path_key
+from namedax.core._state_dict import _path_key
+from namedax.core._value_checks import dtype_problem, numeric_kind
 from namedax.parallel._pspec import infer_resource_partitions, resolve_mesh
 
 __all__ = ["Checkpoints"]

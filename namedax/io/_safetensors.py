@@ -46,9 +46,9 @@ import numpy as np
 from namedax.core._array import NamedArray
 from namedax.core._axes import Axis
 from namedax.core._errors import format_axes
+from namedax.core._state_dict import StateDict, from_state_dict, named_state_dict
+from namedax.core._value_checks import check_key, check_saveable, to_jax
 from namedax.io._atomic import atomic_write
-from namedax.io._checks import check_key, check_saveable, to_jax
-from namedax.io._serialization import StateDict, from_state_dict, named_state_dict
 
 __all__ = ["load_safetensors", "read_safetensors", "save_safetensors", "write_safetensors"]
 

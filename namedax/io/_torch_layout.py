@@ -21,7 +21,7 @@ from jax.core import Tracer
 from jax.experimental import multihost_utils
 
 from namedax.core._array import NamedArray, _wrap, is_named_array
-from namedax.io._serialization import StateDict, from_state_dict, to_state_dict
+from namedax.core._state_dict import StateDict, from_state_dict, to_state_dict
 from namedax.nn._export import ModuleWithStateDictSerialization
 
 __all__ = [

@@ -26,6 +26,11 @@ import jax.numpy as jnp
 
 from namedax.core._array import NamedArray
 from namedax.core._axes import Axis
+from namedax.core._state_dict import (
+    default_module_from_state_dict,
+    default_module_to_state_dict,
+    default_state_dict_method,
+)
 from namedax.ops._rearrange import rearrange
 from namedax.ops._shape import flatten_axes, unflatten_axis
 
@@ -52,16 +57,14 @@ class ModuleWithStateDictSerialization(eqx.Module):
         ['h.dense.bias', 'h.dense.weight']
     """
 
+    @default_state_dict_method
     def to_state_dict(self, prefix: str | None = None) -> dict[str, Any]:
         """This module's state dict, its keys under `prefix` (the default walk)."""
-        from namedax.io._serialization import default_module_to_state_dict
-
         return default_module_to_state_dict(self, prefix)
 
+    @default_state_dict_method
     def from_state_dict(self: M, state_dict: dict[str, Any], prefix: str | None = None) -> M:
         """This module with its arrays read from `state_dict` under `prefix` (the default walk)."""
-        from namedax.io._serialization import default_module_from_state_dict
-
         return default_module_from_state_dict(self, state_dict, prefix)
 
     def _state_dict_key_map(self) -> dict[str, str | None]:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 from namedax.core._axes import Axis
+from namedax.core._state_dict import from_state_dict, to_state_dict
 
 __all__ = ["BlockFoldable"]
 
@@ -138,14 +139,10 @@ class LayerSequence:
             >>> stack.from_state_dict(stack.to_state_dict()).stacked.weight.axes
             (Axis(name='layers', size=2), Axis(name='embed', size=3))
         """
-        from namedax.io._serialization import to_state_dict
-
         return to_state_dict(self, prefix)
 
     def from_state_dict(self: S, state_dict: Mapping[str, Any], prefix: str | None = None) -> S:
         """This stack with its arrays read from `state_dict` (the layout of `to_state_dict`)."""
-        from namedax.io._serialization import from_state_dict
-
         return from_state_dict(self, state_dict, prefix)
 
 

@@ -30,12 +30,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from namedax.compat.haliax.jax_utils import is_jax_array_like
-from namedax.io._safetensors import read_safetensors, write_safetensors
-from namedax.io._serialization import (
+from namedax.core._state_dict import (
     StateDict as StateDict,
     from_state_dict as _from_state_dict,
     to_state_dict as to_state_dict,
 )
+from namedax.io._safetensors import read_safetensors, write_safetensors
 from namedax.io._torch_layout import (
     flatten_modules_for_export as flatten_modules_for_export,
     from_torch_compatible_state_dict as from_torch_compatible_state_dict,

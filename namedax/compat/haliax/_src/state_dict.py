@@ -18,7 +18,7 @@ from namedax.compat.haliax.state_dict import (
     unflatten_modules_from_export as unflatten_modules_from_export,
     with_prefix as with_prefix,
 )
-from namedax.io import _serialization
+from namedax.core import _state_dict as _serialization
 
 
 def format_path_for_state_dict(prefix: str | None, path: Sequence) -> str:

@@ -54,7 +54,7 @@ def numeric_kind(dtype: Any) -> str | None:
 
     Examples:
         >>> import ml_dtypes, numpy as np
-        >>> from namedax.io._checks import numeric_kind
+        >>> from namedax.core._value_checks import numeric_kind
         >>> numeric_kind(ml_dtypes.bfloat16), numeric_kind(np.uint8), numeric_kind(np.str_)
         ('f', 'u', None)
     """
@@ -107,7 +107,7 @@ def dtype_problem(source: Any, target: Any) -> str | None:
 
     Examples:
         >>> import numpy as np
-        >>> from namedax.io._checks import dtype_problem
+        >>> from namedax.core._value_checks import dtype_problem
         >>> dtype_problem(np.int64, np.int8)
         'it holds int64 values and the template is int8, which may not hold them all'
     """
@@ -126,7 +126,7 @@ def cast_problem(values: Any, target: Any) -> str | None:
 
     Examples:
         >>> import numpy as np
-        >>> from namedax.io._checks import cast_problem
+        >>> from namedax.core._value_checks import cast_problem
         >>> cast_problem(np.ones(2, np.float32), np.int32)
         'it holds float32 values and the template is int32: a float to integer cast truncates'
         >>> cast_problem(np.array([300]), np.int8)

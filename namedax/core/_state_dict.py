@@ -18,7 +18,7 @@ Layer stacks use the same keys whether stored stacked or unrolled:
 Two leaves whose paths give the same key (`{"a.b": x, "a": {"b": y}}`) are an error,
 when saving and when loading: one would silently replace the other.
 
-`namedax.io._npz` writes and reads a state dict as a NumPy `.npz` archive.
+`namedax.io` writes and reads state dicts as files (`.npz`, safetensors, Orbax).
 """
 
 from __future__ import annotations
@@ -35,8 +35,7 @@ from jax.core import Tracer
 
 from namedax.core._array import NamedArray, _wrap, is_named_array
 from namedax.core._errors import describe, format_axes
-from namedax.io._checks import cast_problem
-from namedax.nn._export import ModuleWithStateDictSerialization
+from namedax.core._value_checks import cast_problem
 
 __all__ = ["StateDict", "from_state_dict", "to_state_dict"]
 
@@ -88,9 +87,19 @@ def _has_own_layout(x: Any) -> bool:
 
 
 def _custom(module: Any, method: str) -> bool:
-    """Whether `module` defines `method` itself (not the default walk of the base class)."""
+    """Whether `module` defines `method` itself (not the default walk of a base class)."""
     found = getattr(type(module), method, None)
-    return callable(found) and found is not getattr(ModuleWithStateDictSerialization, method)
+    return callable(found) and not getattr(found, "__default_state_dict__", False)
+
+
+def default_state_dict_method(method: Any) -> Any:
+    """Marks a base class's `to_state_dict`/`from_state_dict` as the default walk.
+
+    The walk then reads such a module field by field instead of calling the method
+    (which would call the walk back).
+    """
+    method.__default_state_dict__ = True
+    return method
 
 
 def _fields(module: Any) -> Iterator[tuple[str, str | None]]:
@@ -149,7 +158,7 @@ def named_state_dict(tree: Any, prefix: str | None = None) -> dict[str, Any]:
     """Like `to_state_dict`, but NamedArray leaves stay NamedArrays (for their axes).
 
     Examples:
-        >>> from namedax.io._serialization import named_state_dict
+        >>> from namedax.core._state_dict import named_state_dict
         >>> named_state_dict({"w": nx.zeros(Axis("embed", 3))})
         {'w': NamedArray(...)}
     """
