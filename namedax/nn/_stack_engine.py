@@ -119,8 +119,12 @@ def split(block: Any, Steps: Axis, plain_paths: frozenset[str]) -> tuple[Any, An
     """(per-layer leaves, everything else) of a stacked block, the other half `None`."""
     flags = iter([is_per_layer(p, leaf, Steps, plain_paths) for p, leaf in flatten(block)])
     mask = jax.tree_util.tree_map(lambda _: next(flags), block, is_leaf=is_named_array)
-    per = jax.tree_util.tree_map(lambda m, x: x if m else None, mask, block, is_leaf=_is_none)
-    rest = jax.tree_util.tree_map(lambda m, x: None if m else x, mask, block, is_leaf=_is_none)
+    per = jax.tree_util.tree_map(
+        lambda m, x: x if m else None, mask, block, is_leaf=_is_leaf_or_hole
+    )
+    rest = jax.tree_util.tree_map(
+        lambda m, x: None if m else x, mask, block, is_leaf=_is_leaf_or_hole
+    )
     return per, rest
 
 
@@ -129,7 +133,8 @@ def combine(per: Any, rest: Any) -> Any:
     return eqx.combine(per, rest, is_leaf=is_named_array)
 
 
-def _is_none(x: Any) -> bool:
+def _is_leaf_or_hole(x: Any) -> bool:
+    """A NamedArray (whole) or a `None` hole: the leaves of a split's mask."""
     return x is None or isinstance(x, NamedArray)
 
 
