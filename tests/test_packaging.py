@@ -97,3 +97,21 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_the_readme_example(wheel: Pat
     assert result["z"] == [["batch", 4]]
     assert result["g"] == [[["hidden", 16], ["embed", 8]], True]
     assert result["value"] == ["ArrayImpl", []]
+
+
+def test_test_min_pins_exactly_the_declared_lower_bounds(tmp_path: Path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from min_requirements import pinned_lowest
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    pins = pinned_lowest(ROOT / "pyproject.toml")
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    bounded = [d for d in declared if ">=" in d]
+    assert pins == [d.replace(">=", "==") for d in bounded]
+    assert {p.split("==")[0] for p in pins} >= {"jax", "jaxlib", "equinox", "jaxtyping"}
+    # A bound of another form is refused (make test-min could not pin it).
+    bad = tmp_path / "pyproject.toml"
+    bad.write_text('[project]\ndependencies = ["jax>=0.9,<1"]\n')
+    with pytest.raises(ValueError, match="not of the form name>=version"):
+        pinned_lowest(bad)
