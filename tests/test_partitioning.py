@@ -415,7 +415,8 @@ def test_resource_axis_set_mesh_and_shard_with_axis_mapping():
         "model",
         "replica",
     )
-    assert list(ResourceAxis) == ["model", "data", "replica"] and "data" in ResourceAxis
+    assert list(ResourceAxis) == ["model", "data", "replica", "replica_dcn", "context"]
+    assert "data" in ResourceAxis
     assert "batch" not in ResourceAxis
     mesh = jax.make_mesh(
         (4, 2), (ResourceAxis.DATA, ResourceAxis.MODEL), axis_types=(AxisType.Auto,) * 2
@@ -675,3 +676,86 @@ def test_fsdp_training_example_runs_and_learns():
     spec.loader.exec_module(example)
     losses = example.main(steps=4)
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+# --- layers constrain their outputs by name ------------------------------------------------
+
+
+def _primitive_names(jaxpr) -> list[str]:
+    """Every primitive of a jaxpr, inner jaxprs (inlined jits, scans) included."""
+    names = []
+    for eqn in jaxpr.eqns:
+        names.append(eqn.primitive.name)
+        for param in eqn.params.values():
+            inner = getattr(param, "jaxpr", param)
+            if hasattr(inner, "eqns"):
+                names += _primitive_names(inner)
+    return names
+
+
+def _layer_calls():
+    key = jax.random.split(jax.random.key(0), 4)
+    x = named(jnp.ones((8, 4, 8)), (Batch, Pos, Embed))
+    ids = named(jnp.zeros((8, 4), jnp.int32), (Batch, Pos))
+    q = named(jnp.ones((8, 4, 2, 4)), (Batch, Pos, Heads, HeadDim))
+    k = q.rename({"pos": "key_pos"})
+    Chan = Axis("chan", 2)
+    conv = nx.nn.Conv.init(("pos",), Embed, Chan, 3, key=key[3], padding=1)
+    return {
+        "Linear": (nx.nn.Linear.init(Embed, Mlp, key=key[0]), x),
+        "Embedding": (nx.nn.Embedding.init(Axis("vocab", 4), Embed, key=key[1]), ids),
+        "RmsNorm": (nx.nn.RmsNorm.init(Embed), x),
+        "Conv": (conv, x),
+        "attention": (
+            lambda q, k: nx.nn.attention.dot_product_attention(KeyPos, HeadDim, q, k, k),
+            q,
+            k,
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", ["Linear", "Embedding", "RmsNorm", "Conv", "attention"])
+def test_layer_constraints_are_free_without_mapping_or_mesh(name):
+    layer, *args = _layer_calls()[name]
+    for mapping in (None, {"batch": "data", "mlp": "model"}):  # the second: no mesh set
+        with axis_mapping(mapping) if mapping else _nothing():
+            prims = _primitive_names(jax.make_jaxpr(layer)(*args).jaxpr)
+        assert "sharding_constraint" not in prims, (name, mapping)
+
+
+@pytest.mark.parametrize("name", ["Linear", "Embedding", "RmsNorm", "Conv", "attention"])
+def test_layer_outputs_follow_the_axis_mapping(name):
+    layer, *args = _layer_calls()[name]
+    mesh = jax.make_mesh((4, 2), ("data", "model"), axis_types=(AxisType.Auto,) * 2)
+    mapping = {"batch": "data", "mlp": "model", "heads": "model"}
+    with jax.set_mesh(mesh), axis_mapping(mapping):
+        prims = _primitive_names(jax.make_jaxpr(layer)(*args).jaxpr)
+        out = eqx.filter_jit(lambda f, *a: f(*a))(layer, *args)  # inputs replicated: layout
+    assert "sharding_constraint" in prims  # comes from the layer's constraint
+    expected = NamedSharding(mesh, pspec_for(out, mapping))
+    assert out.array.sharding.is_equivalent_to(expected, out.ndim)
+    assert out.array.sharding.spec[0] == "data"
+
+
+def test_attention_keeps_scores_and_output_on_the_head_and_batch_shards():
+    _, q, k = _layer_calls()["attention"]
+    mesh = jax.make_mesh((4, 2), ("data", "model"), axis_types=(AxisType.Auto,) * 2)
+    with jax.set_mesh(mesh), axis_mapping({"batch": "data", "heads": "model"}):
+        jaxpr = jax.make_jaxpr(
+            lambda q, k: nx.nn.attention.dot_product_attention(KeyPos, HeadDim, q, k, k)
+        )(q, k)
+    specs = [
+        e.params["sharding"].spec
+        for e in jaxpr.jaxpr.eqns
+        if e.primitive.name == "sharding_constraint"
+    ]
+    assert P("data", "model", None, None) in specs  # scores (batch, heads, pos, key_pos)
+    assert P("data", None, "model", None) in specs  # output (batch, pos, heads, head_dim)
+
+
+class _nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
