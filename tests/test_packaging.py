@@ -9,6 +9,7 @@ the README's "A taste" example, whose results are checked against jax.numpy.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -100,11 +101,13 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_the_readme_example(wheel: Pat
 
 
 def test_test_min_pins_exactly_the_declared_lower_bounds(tmp_path: Path):
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        from min_requirements import pinned_lowest
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
+    spec = importlib.util.spec_from_file_location(
+        "min_requirements", ROOT / "tools/min_requirements.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    pinned_lowest = module.pinned_lowest
     pins = pinned_lowest(ROOT / "pyproject.toml")
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     bounded = [d for d in declared if ">=" in d]
