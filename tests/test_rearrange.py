@@ -184,11 +184,11 @@ def test_under_jit_and_grad():
 # --- pattern errors --------------------------------------------------------------------------
 
 ERRORS = [
-    ("{z} -> z", {}, r"unknown axis 'z' \(array axes \{a:2, b:3, c:4\}\)"),
+    ("{z} -> z", {}, r"unknown axis 'z' \(Could not resolve z\) \(array axes \{a:2, b:3, c:4\}\)"),
     ("{q} -> q", {"q": "zz"}, r"unknown axis 'zz' \(q='zz'\)"),
     ("a b c -> a b z", {}, "unknown axis 'z'; the right side may only use names bound on the left"),
     ("a ... -> a c ...", {}, "axis 'c' is covered by '...' on the left, name it there"),
-    ("{a a} -> a ...", {}, "axis 'a' is used twice on the left"),
+    ("{a a} -> a ...", {}, "'a' is used twice on the left"),
     ("a a c -> a c", {}, "'a' is used twice on the left"),
     ("a b c -> a b c c", {}, "'c' is used twice on the right"),
     ("a b (h w) -> a b h w", {"h": 3}, r"cannot split c\(4\) into parts of known size 3: 4 is not"),
@@ -212,7 +212,11 @@ ERRORS = [
     ("x b c -> x b c", {"x": "q"}, "'x' is bound to 'q' but the array's axis at that position"),
     ("x b c -> x b c", {"x": 7}, r"'x' is bound to size 7 but the axis there is a\(2\)"),
     ("{x} -> x ...", {"x": nx.Axis("a", 5)}, r"'x' is bound to a\(5\) but the array has a\(2\)"),
-    ("a b c -> a c", {}, "'b' appears on the left but not on the right; rearrange cannot drop"),
+    (
+        "a b c -> a c",
+        {},
+        r"'b' appears on the left but not on the right \(.*\); rearrange cannot drop",
+    ),
     ("{a} -> a", {}, r"the axes \{b:3, c:4\} do not appear on the right"),
     ("{(h w) a} -> h w ...", {"h": 2}, "a split inside {...} must name the axis it splits"),
     ("a b c -> (h: a b) c", {"h": 5}, "'h' is bound to 5 but the merged axis has size 6"),

@@ -237,7 +237,8 @@ def _parse_term(
                     op,
                     text,
                     tspan,
-                    "more than one '...' in an input term (the output may have several)",
+                    "more than one '...' in an input term (Only one ellipsis allowed there; "
+                    "the output may have several)",
                 )
             items.append(Dots(tspan))
         elif kind == "(":

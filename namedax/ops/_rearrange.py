@@ -234,19 +234,35 @@ class _Resolver:
         items, dots, n = term.items, term.dots, len(self.axes)
         if dots is None:
             if len(items) != n:
+                haliax = "Too many axes in lhs" if len(items) > n else "Not all axes are bound"
                 raise self.error(
                     term.span,
-                    f"the left side lists {len(items)} axes but the array has {n}; list every "
-                    "axis in storage order, end with ... for the rest, or match by name with "
-                    "{...}",
+                    f"the left side lists {len(items)} axes but the array has {n} ({haliax}); "
+                    "list every axis in storage order, end with ... for the rest, or match by "
+                    "name with {...}",
                 )
             return list(items)
         if len(items) - 1 > n:
             raise self.error(
-                term.span, f"the left side lists {len(items) - 1} axes but the array has only {n}"
+                term.span,
+                f"the left side lists {len(items) - 1} axes but the array has only {n} (Too many "
+                "axes in lhs)",
             )
         k = items.index(dots)
         return [*items[:k], *([None] * (n - len(items) + 1)), *items[k + 1 :]]
+
+    def check_repeats(self, term: Term) -> None:
+        """Refuses a name listed twice on the left (as a whole axis or a split part)."""
+        seen: set[str] = set()
+        for item in term.items:
+            for node in (item,) if isinstance(item, Name) else getattr(item, "parts", ()):
+                if node.ident in seen:
+                    raise self.error(
+                        node.span,
+                        f"{node.ident!r} is used twice on the left (Capture {node.ident} is "
+                        f"assigned more than once: a name is bound more than once)",
+                    )
+                seen.add(node.ident)
 
     def check_position(self, node: Name, position: int, sizing: bool) -> None:
         ax = self.axes[position]
@@ -284,7 +300,8 @@ class _Resolver:
             if node is None:
                 raise self.error(
                     item.span,
-                    "a split inside {...} must name the axis it splits, e.g. (N: a b)",
+                    "a split inside {...} must name the axis it splits, e.g. (N: a b) (it "
+                    "must be bound by name)",
                 )
             ax = self.lookup_axis(node, sizing=isinstance(item, Name))
             if ax.name in by_name:
@@ -309,7 +326,7 @@ class _Resolver:
                     )
                 return ax
         alias = f" ({node.ident}={bound!r})" if isinstance(bound, (Axis, str)) else ""
-        raise self.error(node.span, f"unknown axis {name!r}{alias}")
+        raise self.error(node.span, f"unknown axis {name!r}{alias} (Could not resolve {name})")
 
     def declare(self, node: Name, ax: Axis) -> None:
         if node.ident in self.variables:
@@ -332,21 +349,22 @@ class _Resolver:
         if len(unknown) > 1:
             raise self.error(
                 group.span,
-                f"cannot infer the sizes of {', '.join(map(repr, unknown))} when splitting {ax}; "
-                f"bind all but one of them, e.g. {unknown[0]}=...",
+                f"cannot infer the sizes of {', '.join(map(repr, unknown))} when splitting {ax} "
+                f"(they are ambiguous); bind all but one of them, e.g. {unknown[0]}=...",
             )
         if unknown:
             if known == 0 or ax.size % known:
                 raise self.error(
                     group.span,
                     f"cannot split {ax} into parts of known size {known}: {ax.size} is not "
-                    f"divisible by {known}",
+                    f"divisible by {known} ({known} does not divide {ax.size})",
                 )
             sizes = [s if s is not None else ax.size // known for s in sizes]
         elif known != ax.size:
             raise self.error(
                 group.span,
-                f"the split sizes {sizes} multiply to {known}, not to the size of {ax}",
+                f"the split sizes {sizes} multiply to {known}, not to the size of {ax} (the "
+                f"product does not divide it exactly)",
             )
         for part, name, size in zip(group.parts, names, sizes):
             self.declare(part, Axis(name, size))  # type: ignore[arg-type]
@@ -355,6 +373,7 @@ class _Resolver:
 
     def resolve_left(self) -> None:
         term = self.pattern.lhs[0]
+        self.check_repeats(term)
         matched = self.match_unordered(term) if term.unordered else self.match_ordered(term)
         for position, (ax, item) in enumerate(zip(self.axes, matched)):
             if item is None:
@@ -382,10 +401,15 @@ class _Resolver:
                 if covered
                 else "; the right side may only use names bound on the left"
             )
-            raise self.error(node.span, f"unknown axis {node.ident!r}{hint}")
+            raise self.error(
+                node.span,
+                f"unknown axis {node.ident!r}{hint} (Axis {node.ident} is not bound on the lhs)",
+            )
         index = found[0]
         if index in used:
-            raise self.error(node.span, f"{node.ident!r} is used twice on the right")
+            raise self.error(
+                node.span, f"{node.ident!r} is used twice on the right (it is used more than once)"
+            )
         used.add(index)
         return index
 
@@ -393,7 +417,10 @@ class _Resolver:
         if group.name is None:
             source = self.anonymous_splits.get(tuple(p.ident for p in group.parts))
             if source is None:
-                raise self.error(group.span, "a merged axis needs a name: write (name: a b ...)")
+                raise self.error(
+                    group.span,
+                    "a merged axis needs a name: write (name: a b ...) (it must have a name)",
+                )
             return source.name
         bound = self.bindings.get(group.name.ident)
         if isinstance(bound, int) and group.name.ident in self.variables:
@@ -473,8 +500,9 @@ class _Resolver:
             if index not in used and rhs.dots is None:
                 raise self.error(
                     span,
-                    f"{ident!r} appears on the left but not on the right; rearrange cannot drop "
-                    "axes (name it on the right, add '...' there, or reduce it away first)",
+                    f"{ident!r} appears on the left but not on the right (Not all intermediate "
+                    "axes are used); rearrange cannot drop axes (name it on the right, add '...' "
+                    "there, or reduce it away first)",
                 )
         names = [ax.name for ax in out]
         if len(set(names)) != len(names):
