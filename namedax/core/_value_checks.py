@@ -162,7 +162,7 @@ def to_jax(array: np.ndarray, where: str) -> jax.Array:
             f"{where} holds {array.dtype.name} values beyond {target.name}, the widest "
             "integer JAX has without 64-bit mode: enable it with "
             "jax.config.update('jax_enable_x64', True), or load NumPy arrays "
-            "(read_safetensors(path, as_numpy=True), namedax.state_dict.load_state_dict)."
+            "(haliax.state_dict.load_state_dict(path) after namedax.install_as_haliax())."
         )
     return jnp.asarray(array, dtype=target)
 
