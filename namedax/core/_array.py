@@ -28,17 +28,20 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, overload
+from types import EllipsisType
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, overload
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike, DTypeLike
 
 from namedax.core import _display
 from namedax.core._axes import (
     Axis,
     AxisSelection,
     AxisSelector,
+    AxisSpec,
     axis_spec_to_tuple,
     check_unique_names,
     resolve_axis as _resolve_in,
@@ -298,6 +301,24 @@ class NamedArray:
             return str(self)
         return format(_number(self, f"format with {format_spec!r}"), format_spec)
 
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """`np.asarray(loss)`: the number of a NamedArray with no axes.
+
+        With axes, a `TypeError` naming `.array`: a NumPy array has no names, and the
+        storage order of a NamedArray means nothing (`jax.Array.__array__` has no such
+        choice to make). Like `jax.Array`, a traced value cannot be converted.
+        """
+        if self.axes:
+            raise TypeError(
+                f"A NamedArray with axes {format_axes(self.axes)} cannot become a NumPy or JAX "
+                "array by itself: positions carry no meaning for it. Take its positional array "
+                "with `x.array` (laid out as `x.axes`; `x.rearrange((...)).array` gives a chosen "
+                "order), or reduce the axes first for a number."
+            )
+        if copy is None:
+            return np.asarray(self.array, dtype=dtype)
+        return np.array(self.array, dtype=dtype, copy=copy)
+
     @property
     def __jax_array__(self) -> Callable[[], jax.Array]:
         """`jnp.sin(loss)` and other `jax.numpy` calls take a NamedArray with no axes.
@@ -308,14 +329,6 @@ class NamedArray:
         if self.axes:
             raise AttributeError("__jax_array__: only a NamedArray with no axes is a number")
         return self.scalar
-
-    def __class_getitem__(cls, axes: Any) -> Any:
-        """`NamedArray["batch ... embed"]`: an annotation checking axes (see `namedax.Named`)."""
-        from namedax.core._typing import (
-            named_annotation,  # deferred: namedax.core._typing imports this module
-        )
-
-        return named_annotation(axes)
 
     # --- display (namedax.core._display) ----------------------------------------------------
 
@@ -340,103 +353,232 @@ class NamedArray:
 
     def __treescope_repr__(self, path: str | None, subtree_renderer: Any) -> Any:
         """treescope's rendering, with axis names (needs treescope installed)."""
-        return _display.treescope_repr(self, path, subtree_renderer)
+        from namedax.core._treescope import render  # treescope is optional
 
-    # --- bound by namedax.ops._methods (declared here for type checkers) ---------------------
-    if TYPE_CHECKING:  # methods, not attributes: `sum(arrays)` needs an `__radd__` taking 0
+        return render(self, path, subtree_renderer)
 
-        def __add__(self, other: Any, /) -> NamedArray: ...
-        def __radd__(self, other: Any, /) -> NamedArray: ...
+    def __treescope_ndarray_adapter__(self) -> Any:
+        """treescope's array adapter, which names each dimension in array figures."""
+        from namedax.core._treescope import NamedArrayAdapter  # treescope is optional
 
-    __sub__: Callable[[Any], NamedArray]
-    __rsub__: Callable[[Any], NamedArray]
-    __mul__: Callable[[Any], NamedArray]
-    __rmul__: Callable[[Any], NamedArray]
-    __truediv__: Callable[[Any], NamedArray]
-    __rtruediv__: Callable[[Any], NamedArray]
-    __floordiv__: Callable[[Any], NamedArray]
-    __rfloordiv__: Callable[[Any], NamedArray]
-    __mod__: Callable[[Any], NamedArray]
-    __rmod__: Callable[[Any], NamedArray]
-    __divmod__: Callable[[Any], tuple[NamedArray, NamedArray]]
-    __rdivmod__: Callable[[Any], tuple[NamedArray, NamedArray]]
-    __pow__: Callable[[Any], NamedArray]
-    __rpow__: Callable[[Any], NamedArray]
-    __and__: Callable[[Any], NamedArray]
-    __rand__: Callable[[Any], NamedArray]
-    __or__: Callable[[Any], NamedArray]
-    __ror__: Callable[[Any], NamedArray]
-    __xor__: Callable[[Any], NamedArray]
-    __rxor__: Callable[[Any], NamedArray]
-    __lshift__: Callable[[Any], NamedArray]
-    __rlshift__: Callable[[Any], NamedArray]
-    __rshift__: Callable[[Any], NamedArray]
-    __rrshift__: Callable[[Any], NamedArray]
-    __lt__: Callable[[Any], NamedArray]
-    __le__: Callable[[Any], NamedArray]
-    __gt__: Callable[[Any], NamedArray]
-    __ge__: Callable[[Any], NamedArray]
-    __eq__: Callable[[Any], NamedArray]
-    __ne__: Callable[[Any], NamedArray]  # type: ignore[assignment]
-    __neg__: Callable[[], NamedArray]
-    __pos__: Callable[[], NamedArray]
-    __invert__: Callable[[], NamedArray]
-    if TYPE_CHECKING:  # properties bound by namedax.ops._methods (PROPERTIES)
+        return NamedArrayAdapter()
 
-        @property
-        def real(self) -> NamedArray: ...
-        @property
-        def imag(self) -> NamedArray: ...
+    # --- declarations of what namedax.ops._methods binds ----------------------------------------
+    # Each method and operator of a NamedArray *is* a top-level function (`x.sum` is a bound
+    # `namedax.sum`), attached by `namedax.ops._methods`, which imports this module: this one
+    # imports nothing from `namedax.ops`. Type checkers read the signatures below instead, as
+    # JAX's `basearray.pyi` declares `jax.Array`'s methods. `tests/test_method_declarations.py`
+    # checks that each one has the parameters (names, kinds, defaults) of the function bound
+    # at run time; `...` stands for a default that is a named marker (`axis=REQUIRED`).
+    if TYPE_CHECKING:
+        # operators (namedax.ops._elementwise), aligned by axis name
+        def __add__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...
+        def __sub__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...
+        def __mul__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...
+        def __truediv__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...
+        def __floordiv__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...
+        def __mod__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...
+        def __divmod__(self, x2: NamedArray | ArrayLike, /) -> tuple[NamedArray, NamedArray]: ...
+        def __pow__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...
+        def __and__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...
+        def __or__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...
+        def __xor__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...
+        def __lshift__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...
+        def __rshift__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...
+        def __lt__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...
+        def __le__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...
+        def __gt__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...
+        def __ge__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...
+        def __eq__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...  # type: ignore[override]
+        def __ne__(self, x2: NamedArray | ArrayLike, /) -> NamedArray: ...  # type: ignore[override]
+        def __radd__(self, other: NamedArray | ArrayLike) -> NamedArray: ...
+        def __rsub__(self, other: NamedArray | ArrayLike) -> NamedArray: ...
+        def __rmul__(self, other: NamedArray | ArrayLike) -> NamedArray: ...
+        def __rtruediv__(self, other: NamedArray | ArrayLike) -> NamedArray: ...
+        def __rfloordiv__(self, other: NamedArray | ArrayLike) -> NamedArray: ...
+        def __rmod__(self, other: NamedArray | ArrayLike) -> NamedArray: ...
+        def __rdivmod__(self, other: NamedArray | ArrayLike) -> tuple[NamedArray, NamedArray]: ...
+        def __rpow__(self, other: NamedArray | ArrayLike) -> NamedArray: ...
+        def __rand__(self, other: NamedArray | ArrayLike) -> NamedArray: ...
+        def __ror__(self, other: NamedArray | ArrayLike) -> NamedArray: ...
+        def __rxor__(self, other: NamedArray | ArrayLike) -> NamedArray: ...
+        def __rlshift__(self, other: NamedArray | ArrayLike) -> NamedArray: ...
+        def __rrshift__(self, other: NamedArray | ArrayLike) -> NamedArray: ...
+        def __neg__(self, /, *, out: None = None, where: None = None) -> NamedArray: ...
+        def __pos__(self, /) -> NamedArray: ...
+        def __abs__(self, /) -> NamedArray: ...
+        def __invert__(self, /) -> NamedArray: ...
 
-    if TYPE_CHECKING:  # the methods are the very functions namedax.ops._methods binds
-        from namedax.core._broadcast import broadcast_axis, broadcast_to
-        from namedax.core._typing import matches_axes
-        from namedax.ops._dot import dot
-        from namedax.ops._elementwise import conj, conjugate, copy, round
-        from namedax.ops._indexing import (
-            _At,
-            _getitem as __getitem__,
-            _setitem as __setitem__,
-            slice,
-            take,
-            updated_slice,
-        )
-        from namedax.ops._rearrange import rearrange
-        from namedax.ops._reductions import (
-            all,
-            any,
-            argmax,
-            argmin,
-            argsort,
-            cumprod,
-            cumsum,
-            max,
-            mean,
-            min,
-            prod,
-            product,
-            ptp,
-            sort,
-            std,
-            sum,
-            var,
-        )
-        from namedax.ops._shape import (
-            flatten,
-            flatten_axes,
-            ravel,
-            rename,
-            split,
-            unbind,
-            unflatten_axis,
-        )
-        from namedax.ops._structural import trace
-        from namedax.ops._where import clip
-
-        def __abs__(self) -> NamedArray: ...  # builtins.abs checks a protocol: declare it
-
+        # indexing and contraction (namedax.ops._indexing, namedax.ops._dot)
+        def __getitem__(self, key: Any) -> NamedArray: ...
+        def __setitem__(self, key: Any, value: Any) -> NoReturn: ...
         @property
         def at(self) -> _At: ...
+        def dot(
+            self,
+            *arrays: NamedArray,
+            axis: AxisSelection | None = ...,
+            precision: Any = None,
+            preferred_element_type: Any = None,
+            out_axes: Sequence[Any] | None = None,
+        ) -> NamedArray: ...
+        def slice(
+            self,
+            axis: AxisSelector | Mapping[AxisSelector, Any] | None = None,
+            new_axis: AxisSelector | Mapping[AxisSelector, int | Axis] | None = None,
+            start: Any = 0,
+            length: int | Mapping[AxisSelector, int | Axis] | None = None,
+        ) -> NamedArray: ...
+        def take(
+            self,
+            axis: AxisSelector,
+            index: Any,
+            *,
+            mode: str | None = None,
+            fill_value: Any = None,
+        ) -> NamedArray: ...
+        def updated_slice(
+            self, start: Mapping[AxisSelector, Any], update: NamedArray
+        ) -> NamedArray: ...
+
+        # reductions and axis-wise functions (namedax.ops._reductions)
+        def all(
+            self, axis: AxisSelection | None = None, *, where: NamedArray | bool | None = None
+        ) -> NamedArray: ...
+        def any(
+            self, axis: AxisSelection | None = None, *, where: NamedArray | bool | None = None
+        ) -> NamedArray: ...
+        def argmax(self, axis: AxisSelector | None = None) -> NamedArray: ...
+        def argmin(self, axis: AxisSelector | None = None) -> NamedArray: ...
+        def argsort(
+            self, axis: AxisSelector | None, *, stable: bool = True, descending: bool = False
+        ) -> NamedArray: ...
+        def sort(
+            self, axis: AxisSelector | None, *, stable: bool = True, descending: bool = False
+        ) -> NamedArray: ...
+        def cumprod(self, axis: AxisSelector, *, dtype: DTypeLike | None = None) -> NamedArray: ...
+        def cumsum(self, axis: AxisSelector, *, dtype: DTypeLike | None = None) -> NamedArray: ...
+        def max(
+            self,
+            axis: AxisSelection | None = None,
+            *,
+            where: NamedArray | bool | None = None,
+            initial: ArrayLike | None = None,
+        ) -> NamedArray: ...
+        def min(
+            self,
+            axis: AxisSelection | None = None,
+            *,
+            where: NamedArray | bool | None = None,
+            initial: ArrayLike | None = None,
+        ) -> NamedArray: ...
+        def mean(
+            self,
+            axis: AxisSelection | None = None,
+            *,
+            where: NamedArray | bool | None = None,
+            dtype: DTypeLike | None = None,
+        ) -> NamedArray: ...
+        def prod(
+            self,
+            axis: AxisSelection | None = None,
+            *,
+            where: NamedArray | bool | None = None,
+            dtype: DTypeLike | None = None,
+            initial: ArrayLike | None = None,
+        ) -> NamedArray: ...
+        def product(
+            self,
+            axis: AxisSelection | None = None,
+            *,
+            where: NamedArray | bool | None = None,
+            dtype: DTypeLike | None = None,
+            initial: ArrayLike | None = None,
+        ) -> NamedArray: ...
+        def sum(
+            self,
+            axis: AxisSelection | None = None,
+            *,
+            where: NamedArray | bool | None = None,
+            dtype: DTypeLike | None = None,
+            initial: ArrayLike | None = None,
+        ) -> NamedArray: ...
+        def ptp(self, axis: AxisSelection | None = None) -> NamedArray: ...
+        def std(
+            self,
+            axis: AxisSelection | None = None,
+            *,
+            where: NamedArray | bool | None = None,
+            dtype: DTypeLike | None = None,
+            ddof: int = 0,
+        ) -> NamedArray: ...
+        def var(
+            self,
+            axis: AxisSelection | None = None,
+            *,
+            where: NamedArray | bool | None = None,
+            dtype: DTypeLike | None = None,
+            ddof: int = 0,
+        ) -> NamedArray: ...
+
+        # broadcasting (namedax.core._broadcast) and shape (namedax.ops._shape, _rearrange)
+        def broadcast_axis(self, axis: AxisSpec) -> NamedArray: ...
+        def broadcast_to(
+            self, axes: AxisSpec, ensure_order: bool = True, enforce_no_extra_axes: bool = True
+        ) -> NamedArray: ...
+        def flatten(self, new_axis: AxisSelector) -> NamedArray: ...
+        def flatten_axes(self, old_axes: AxisSelection, new_axis: AxisSelector) -> NamedArray: ...
+        def ravel(self, new_axis: AxisSelector) -> NamedArray: ...
+        def rearrange(
+            self,
+            axes_or_pattern: str | Sequence[AxisSelector | EllipsisType],
+            /,
+            **bindings: int | str | Axis,
+        ) -> NamedArray: ...
+        def rename(self, renames: Mapping[AxisSelector, AxisSelector]) -> NamedArray: ...
+        def split(self, axis: AxisSelector, new_axes: Sequence[Axis]) -> list[NamedArray]: ...
+        def unbind(self, axis: AxisSelector) -> list[NamedArray]: ...
+        def unflatten_axis(self, axis: AxisSelector, new_axes: AxisSpec) -> NamedArray: ...
+
+        # elementwise methods (namedax.ops._elementwise) and other array operations
+        def conj(self, /) -> NamedArray: ...
+        def conjugate(self, /) -> NamedArray: ...
+        def copy(self, /, order: str | None = None) -> NamedArray: ...
+        def round(self, /, decimals: int = 0, out: None = None) -> NamedArray: ...
+        def clip(self, a_min: Any = None, a_max: Any = None) -> NamedArray: ...
+        def trace(
+            self, axis1: AxisSelector, axis2: AxisSelector, offset: int = 0, dtype: Any = None
+        ) -> NamedArray: ...
+        @property
+        def real(self, /) -> NamedArray: ...
+        @property
+        def imag(self, /) -> NamedArray: ...
+
+        # annotations (namedax.core._typing, which also binds `NamedArray[...]`)
+        def matches_axes(self, axes: Any) -> bool: ...
+        def __class_getitem__(cls, axes: Any) -> Any: ...
+
+
+class _At(Protocol):
+    """What `x.at` is (`namedax.ops._indexing._At`): index it by name for an `_AtRef`."""
+
+    def __getitem__(self, key: Any) -> _AtRef: ...
+
+
+class _AtRef(Protocol):
+    """The updater `x.at[index]` gives (`namedax.ops._indexing._AtRef`), like `jax.Array.at`."""
+
+    def get(self, **kwargs: Any) -> NamedArray: ...
+    def apply(self, func: Callable[[Any], Any], **kwargs: Any) -> NamedArray: ...
+    def set(self, values: Any, **kwargs: Any) -> NamedArray: ...
+    def add(self, values: Any, **kwargs: Any) -> NamedArray: ...
+    def subtract(self, values: Any, **kwargs: Any) -> NamedArray: ...
+    def multiply(self, values: Any, **kwargs: Any) -> NamedArray: ...
+    def mul(self, values: Any, **kwargs: Any) -> NamedArray: ...
+    def divide(self, values: Any, **kwargs: Any) -> NamedArray: ...
+    def power(self, values: Any, **kwargs: Any) -> NamedArray: ...
+    def min(self, values: Any, **kwargs: Any) -> NamedArray: ...
+    def max(self, values: Any, **kwargs: Any) -> NamedArray: ...
 
 
 def _number(
@@ -602,7 +744,7 @@ def _unflatten(axes: tuple[Axis, ...], children: Any) -> NamedArray:
     elif isinstance(array, _SHAPED) and tuple(array.shape) != tuple(map(_SIZE, axes)):
         out._rebuilt = (array, axes)
         return out
-    out.array = array  # _wrap, inlined on this hot path
+    out.array = children[0]  # _wrap, inlined on this hot path
     out.axes = axes
     return out
 

@@ -32,7 +32,7 @@ import numpy as np
 from jax import lax
 
 from namedax.core._array import NamedArray, _wrap
-from namedax.core._axes import Axis, AxisSpec, resolve_axis, sized_axes
+from namedax.core._axes import Axis, AxisSpec, check_unique_names, resolve_axis, sized_axes
 from namedax.core._errors import describe, format_axes
 
 __all__ = ["broadcast_arrays", "broadcast_axis", "broadcast_to"]
@@ -211,7 +211,10 @@ def broadcast_axis(a: NamedArray, axis: AxisSpec) -> NamedArray:
         >>> nx.broadcast_axis(x, nx.Axis("a", 2)).shape
         {'a': 2, 'b': 3}
     """
-    new = tuple(ax for ax in sized_axes(axis, "broadcast_axis") if _absent(a, ax, "broadcast_axis"))
+    wanted = sized_axes(axis, "broadcast_axis")
+    if len(wanted) > 1:
+        check_unique_names(wanted, "broadcast_axis")
+    new = tuple(ax for ax in wanted if _absent(a, ax, "broadcast_axis"))
     if not new:
         return a
     out_axes = new + a.axes
@@ -246,6 +249,8 @@ def broadcast_to(
         Array([2., 2.], dtype=float32, weak_type=True)
     """
     target = sized_axes(axes, "broadcast_to")
+    if len(target) > 1:
+        check_unique_names(target, "broadcast_to")
     if not isinstance(a, NamedArray):
         if not is_scalar_like(a):
             raise TypeError(

@@ -189,10 +189,3 @@ def _preview(array: Any) -> str:
         return f"<div>values: not previewed (more than {_MAX_PREVIEW} elements)</div>"
     text = np.array2string(np.asarray(array), **_PREVIEW)  # type: ignore[arg-type]
     return f"<pre style='white-space: pre; overflow-x: auto'>{_html.escape(text)}</pre>"
-
-
-def treescope_repr(x: Any, path: str | None, subtree_renderer: Any) -> Any:
-    """treescope's rendering of a NamedArray (see `namedax.core._treescope`)."""
-    from namedax.core._treescope import render  # needs treescope, which is optional
-
-    return render(x, path, subtree_renderer)

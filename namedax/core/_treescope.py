@@ -1,9 +1,11 @@
 """treescope support for NamedArray: axis names in the tree view and in array figures.
 
 `NamedArray.__treescope_repr__` imports this module the first time treescope renders a
-NamedArray, so treescope is needed only by those who use it. Importing it also registers
-an array adapter, which lets `treescope.render_array(x)` and treescope's automatic array
-visualisation label each dimension with its axis name.
+NamedArray, so treescope is needed only by those who use it, and
+`NamedArray.__treescope_ndarray_adapter__` gives treescope the array adapter, which
+lets `treescope.render_array(x)` and treescope's automatic array visualisation label
+each dimension with its axis name. The module reads NamedArrays by their attributes:
+it does not import `namedax.core._array`, which imports it (through `_display`).
 """
 
 from __future__ import annotations
@@ -11,16 +13,18 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from treescope import ndarray_adapters, rendering_parts, type_registries
+from treescope import ndarray_adapters, rendering_parts
 from treescope.external import jax_support
 
-from namedax.core._array import NamedArray
 from namedax.core._display import short_form
 
 __all__ = ["NamedArrayAdapter", "render"]
 
 
-class NamedArrayAdapter(ndarray_adapters.NDArrayAdapter[NamedArray]):
+NamedArray = Any  # a namedax NamedArray, read by its `array` and `axes`
+
+
+class NamedArrayAdapter(ndarray_adapters.NDArrayAdapter[Any]):
     """Tells treescope's array figures the axis names; the data come from the jax adapter."""
 
     _jax = jax_support.JAXArrayAdapter()
@@ -34,7 +38,7 @@ class NamedArrayAdapter(ndarray_adapters.NDArrayAdapter[NamedArray]):
     def get_array_data_with_truncation(
         self, array: NamedArray, mask: Any, edge_items_per_axis: tuple[int | None, ...]
     ) -> tuple[np.ndarray, np.ndarray]:
-        mask = mask.array if isinstance(mask, NamedArray) else mask
+        mask = mask.array if hasattr(mask, "axes") and hasattr(mask, "array") else mask
         return self._jax.get_array_data_with_truncation(array.array, mask, edge_items_per_axis)
 
     def get_array_summary(self, array: NamedArray, fast: bool) -> Any:
@@ -51,9 +55,6 @@ class NamedArrayAdapter(ndarray_adapters.NDArrayAdapter[NamedArray]):
 
     def should_autovisualize(self, array: NamedArray) -> bool:
         return self._jax.should_autovisualize(array.array)
-
-
-type_registries.NDARRAY_ADAPTER_REGISTRY[NamedArray] = NamedArrayAdapter()
 
 
 def render(x: NamedArray, path: str | None, subtree_renderer: Any) -> Any:

@@ -438,6 +438,16 @@ def named_annotation(spec: Any) -> type:
     return _annotation(form, parsed)
 
 
+def _class_getitem(cls: type, axes: Any) -> type:
+    """`NamedArray["batch ... embed"]`: an annotation checking axes (see `namedax.Named`)."""
+    return named_annotation(axes)
+
+
+# Bound here rather than defined in the class body, so that `namedax.core._array` does
+# not import this module back (it is declared there for type checkers).
+NamedArray.__class_getitem__ = classmethod(_class_getitem)  # type: ignore[assignment]
+
+
 def matches_axes(x: NamedArray, axes: Any) -> bool:
     """Whether a NamedArray has the axes (and element type) an annotation or spec describes.
 

@@ -90,7 +90,7 @@ def to_haliax(x: NamedArray) -> Any:
     """
     _check_namedax("to_haliax", x)
     try:
-        import haliax
+        import haliax  # pyright: ignore[reportMissingImports]  # optional
     except ImportError as e:
         raise ImportError("to_haliax needs Haliax: pip install haliax.") from e
     axes = tuple(haliax.Axis(a.name, a.size) for a in x.axes)

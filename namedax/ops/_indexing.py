@@ -68,6 +68,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.core import Tracer
 
 from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, AxisSelector, check_unique_names, resolve_axis
@@ -182,7 +183,7 @@ def _static_int(x: Any) -> int | None:
         return int(x)
     if (  # a concrete (not traced) 0-d integer jax.Array, e.g. returned by a jitted function
         isinstance(x, jax.Array)
-        and not isinstance(x, jax.core.Tracer)
+        and not isinstance(x, Tracer)
         and x.shape == ()
         and jnp.issubdtype(x.dtype, jnp.integer)
     ):
