@@ -128,3 +128,19 @@ def test_mup_twin_is_namedax_reparams():
         reparam: mup.AbstractReparam
 
     assert Holder(mup.EmbeddingMup(In, Out)).reparam.unembed_active_scale == pytest.approx(1 / 16)
+
+
+def test_mup_output_linear_state_dict_holds_the_effective_weight():
+    In, Out = Axis("i", 4), Axis("o", 3)
+    layer = nx.nn.Linear.init(In, Out, key=jax.random.key(3), reparam_cls=mup.OutputLinearMup)
+    state = nx.to_state_dict({"head": layer})
+    np.testing.assert_allclose(state["head.weight"], layer.weight.array / 4, rtol=1e-6)
+    np.testing.assert_array_equal(state["head.bias"], layer.bias.array)  # only the weight
+    template = nx.nn.Linear.init(In, Out, key=jax.random.key(4), reparam_cls=mup.OutputLinearMup)
+    back = nx.from_state_dict({"head": template}, state)["head"]
+    np.testing.assert_allclose(back.weight.array, layer.weight.array, rtol=1e-6)
+    x = nx.ones(In)  # the stored weight applied as is gives the layer's output
+    direct = nx.dot(named(state["head.weight"], (Out, In)), x, axis="i") + layer.bias
+    np.testing.assert_allclose(direct.array, layer(x).array, rtol=1e-5)
+    plain = nx.nn.Linear.init(In, Out, key=jax.random.key(3))  # standard: stored as is
+    np.testing.assert_array_equal(nx.to_state_dict(plain)["weight"], plain.weight.array)
