@@ -759,3 +759,16 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+@pytest.mark.parametrize("kind", [AxisType.Auto, AxisType.Explicit])
+def test_layers_inside_shard_map_see_local_sizes_and_skip_the_manual_axes(kind):
+    # Inside shard_map `batch` is local (2 rows of 8): the mapping's 'data' is manual
+    # there, so the layer's output constraint must leave it out instead of refusing 2 % 4.
+    layer = nx.nn.Linear.init(Embed, Mlp, key=jax.random.key(0))
+    x = _normal(np.random.default_rng(0), (Batch, Embed))
+    mesh = jax.make_mesh((4, 2), ("data", "model"), axis_types=(kind,) * 2)
+    with jax.set_mesh(mesh), axis_mapping({"batch": "data"}):
+        out = jax.jit(lambda x: shard_map(lambda x: layer(x), mesh)(x))(shard(x))
+    np.testing.assert_allclose(out.array, layer(x).array, rtol=1e-5)
+    assert out.array.sharding.spec[0] == "data"

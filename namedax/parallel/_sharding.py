@@ -65,6 +65,12 @@ def constrain(array: Any, spec: PartitionSpec, mesh: AnyMesh) -> Any:
     return array
 
 
+def _without_manual(mapping: ResourceMapping, mesh: AbstractMesh) -> dict[str, Any]:
+    """`mapping` without the mesh's Manual axes (inside `shard_map` the arrays are local)."""
+    manual = set(mesh.manual_axes)
+    return {name: _without(value, manual) for name, value in mapping.items()}
+
+
 def _without(entry: Any, names: set[str]) -> Any:
     kept = [m for m in mesh_axes_of(entry) if m not in names]
     return None if not kept else kept[0] if len(kept) == 1 else tuple(kept)
@@ -164,6 +170,8 @@ def auto_sharded(tree: T, mesh: AnyMesh | None = None) -> T:
     found = resolve_mesh(mesh, "auto_sharded")
     if found is None:
         return tree
+    if isinstance(found, AbstractMesh) and found.manual_axes:  # inside shard_map
+        mapping = _without_manual(mapping, found)
     if isinstance(tree, NamedArray) and isinstance(tree.array, Tracer):  # the layers' case
         spec = SpecTarget("auto_sharded", mapping, found).spec(tree.axes)
         return _wrap(constrain(tree.array, spec, found), tree.axes)  # type: ignore[return-value]
@@ -192,6 +200,8 @@ def explicit_sharded(tree: T) -> T:
     mesh = jax.sharding.get_abstract_mesh()
     if mesh.empty or AxisType.Explicit not in mesh.axis_types:
         return tree
+    if mesh.manual_axes:  # inside shard_map: those axes are already split
+        mapping = _without_manual(mapping, mesh)
     target = SpecTarget("explicit_sharded", mapping, mesh)
 
     def relaid(x: Any) -> Any:
