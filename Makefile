@@ -17,10 +17,8 @@ IFRAME_WORKER := docs/javascripts/vendor/iframe-worker/shim.js
 MIN_VENV := .venv-min
 MIN_STAMP := $(MIN_VENV)/.installed-$(PYPROJECT_SUM)
 MIN_TESTS := tests/test_array.py tests/test_axes.py tests/test_broadcast.py \
-	tests/test_elementwise.py tests/test_reductions.py tests/test_indexing.py \
-	tests/test_shape.py tests/test_vmap.py tests/test_scan.py tests/test_grad.py \
-	tests/test_random.py tests/test_tree_util.py tests/test_nn_layers.py \
-	tests/test_nn_attention.py tests/test_stacked.py tests/test_typing.py
+	tests/test_reductions.py tests/test_vmap.py tests/test_scan.py tests/test_grad.py \
+	tests/test_random.py tests/test_nn_layers.py tests/test_stacked.py tests/test_typing.py
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: demo test test-min wheel-check docs docs-fast docs-check bench bench-peers lint clean
