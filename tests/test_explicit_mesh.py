@@ -191,3 +191,26 @@ def test_out_sharding_is_none_without_mapping_or_explicit_axes():
             assert out_sharding(axes, "t") == P("data", None)  # only the Explicit axis
         with jax.set_mesh(mesh("explicit")):
             assert out_sharding(axes, "t") == P("data", "model")
+
+
+AXISWISE = {
+    "sum": (lambda x: x.sum("batch"), lambda a: a.sum(0)),
+    "argmax": (lambda x: x.argmax("batch"), lambda a: a.argmax(0)),
+    "std": (lambda x: x.std("batch"), lambda a: a.std(0)),
+    "cumsum": (lambda x: nx.cumsum(x, "batch"), lambda a: np.cumsum(a, 0)),
+    "sort": (lambda x: nx.sort(x, "batch"), lambda a: np.sort(a, 0)),
+    "argsort": (lambda x: nx.argsort(x, "batch"), lambda a: np.argsort(a, 0, kind="stable")),
+}
+
+
+@pytest.mark.parametrize("name", list(AXISWISE))
+def test_reductions_and_axis_wise_functions_over_a_sharded_axis(name):
+    # JAX refuses cumsum/sort along an axis sharded on Explicit mesh axes; namedax gathers
+    # that one axis first and lays the result out by the mapping.
+    f, reference = AXISWISE[name]
+    x = nx.named(jax.random.normal(jax.random.key(0), (8, 16)), (Batch, Embed))
+    with jax.set_mesh(mesh()), nx.axis_mapping({"batch": "data", "embed": "model"}):
+        out = jax.jit(f)(nx.shard(x))
+    np.testing.assert_allclose(out.array, reference(np.asarray(x.array)), rtol=1e-5, atol=1e-6)
+    expected = P("data", "model") if "batch" in out.axis_names else P("model")
+    assert jax.typeof(out.array).sharding.spec == expected

@@ -223,6 +223,28 @@ def out_sharding(axes: tuple[Axis, ...], op: str) -> PartitionSpec | None:
     return spec
 
 
+def along_whole_axis(
+    fn: Any, array: Any, position: int, axes: tuple[Axis, ...], op: str, **kwargs: Any
+) -> Any:
+    """`fn(array, position, **kwargs)` for a function that needs that dimension unsharded.
+
+    JAX's axis-wise functions (`cumsum`, `sort`, ...) refuse an input sharded along
+    their axis on Explicit mesh axes. There the input is first gathered along that one
+    axis (`reshard`, its other dimensions kept), and the result is laid out as the
+    mapping says, if one is in force. Elsewhere this is `fn(array, position)` itself.
+    """
+    mesh = jax.sharding.get_abstract_mesh()
+    if mesh.empty or AxisType.Explicit not in mesh.axis_types:
+        return fn(array, position, **kwargs)
+    spec = list(jax.typeof(array).sharding.spec)
+    if position >= len(spec) or spec[position] is None:
+        return fn(array, position, **kwargs)
+    spec[position] = None
+    out = fn(jax.sharding.reshard(array, PartitionSpec(*spec)), position, **kwargs)
+    laid = out_sharding(axes, op)
+    return out if laid is None else jax.sharding.reshard(out, laid)
+
+
 class ExplicitShardingError(ValueError, JaxShardingTypeError):
     """JAX could not tell how to shard a result on a mesh with Explicit axes.
 

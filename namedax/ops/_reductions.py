@@ -51,6 +51,7 @@ from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, AxisSelection, AxisSelector, axis_spec_to_tuple, resolve_axis
 from namedax.core._broadcast import align_array, is_scalar_like, pair_result_axes
 from namedax.core._errors import describe, format_axes
+from namedax.ops._out_sharding import along_whole_axis
 
 __all__: list[str] = []  # the public names are re-exported by namedax/__init__.py
 
@@ -370,7 +371,9 @@ def _axiswise(
             position = _plan_one(name, array.axes, axis)[0]
         if kwargs:
             kwargs = _check_keywords(name, array, kwargs, allowed)
-        return _wrap(fn(array.array, position, **kwargs), array.axes)
+        return _wrap(
+            along_whole_axis(fn, array.array, position, array.axes, name, **kwargs), array.axes
+        )
 
     _document(op, name, fn, like, one_axis=True, keeps_axes=True)
     AXISWISE[name] = ReductionEntry(op, fn, keywords, domain, True)
