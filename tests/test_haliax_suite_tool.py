@@ -61,18 +61,21 @@ def checkout(tmp_path: Path) -> Path:
 
 def test_reports_per_file_and_total_figures(checkout: Path, tmp_path: Path):
     reference = tmp_path / "reference.txt"
-    reference.write_text("# name count\ntest_broken.py 4\ntest_pass.py 2\n")
+    # test_fail.py: a test Haliax itself fails does not count
+    reference.write_text("# name count\ntest_broken.py 4\ntest_pass.py 2\ntest_fail.py 0\n")
     done = run_tool(str(checkout), "--reference", str(reference))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[:3] == [
         f"{'test_broken.py':32s}    0/4",
-        f"{'test_fail.py':32s}    0/1",
+        f"{'test_fail.py':32s}    0/0",
         f"{'test_pass.py':32s}    2/2",
     ]
     assert "FAIL test_fail.py::test_fails: AssertionError: assert {'a': 2} == {'a': 3}" in lines
     assert "FAIL test_broken.py::test_broken: collection failure" in lines
-    assert lines[-1] == "haliax-suite: 2 passed of 7 (28.6%)"
+    assert lines[-1] == "haliax-suite: 2 passed of 6 (33.3%)"
+    unreferenced = run_tool(str(checkout), "test_fail.py", "test_pass.py")
+    assert unreferenced.stdout.splitlines()[-1] == "haliax-suite: 2 passed of 3 (66.7%)"
 
 
 def test_selected_files_and_git_directories(checkout: Path):
