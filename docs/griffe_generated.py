@@ -76,6 +76,14 @@ def _element_type_doc(name: str, obj: Any) -> str:
     )
 
 
+def _class_alias_doc(name: str, obj: Any) -> str:
+    """For a second name of a public class (`ds = dslice`), a line pointing at it; or ""."""
+    if not isinstance(obj, type) or obj.__name__ == name:
+        return ""
+    path = _public_path(obj.__name__, obj)
+    return f"Another name for [`{obj.__name__}`][{path}]." if path else ""
+
+
 class GeneratedFunctions(griffe.Extension):
     """Replaces module attributes whose runtime values are functions by functions."""
 
@@ -91,6 +99,8 @@ class GeneratedFunctions(griffe.Extension):
             obj = getattr(runtime, name, None)
             if member.docstring is None and _element_type_doc(name, obj):
                 member.docstring = griffe.Docstring(_element_type_doc(name, obj))
+            elif member.docstring is None and _class_alias_doc(name, obj):
+                member.docstring = griffe.Docstring(_class_alias_doc(name, obj))
             if not inspect.isfunction(obj):
                 continue
             function = _as_function(name, obj, member)  # type: ignore[arg-type]
