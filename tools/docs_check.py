@@ -243,8 +243,11 @@ def _is_local(url: str) -> bool:
     return url.startswith(("http://127.0.0.1:", "file://", "data:", "blob:", "about:"))
 
 
-def check_search(context: Any, url: str) -> list[str]:
-    """Types `SEARCH_QUERY` into the search box of `url`; the problems found (none: it works)."""
+def check_search(context: Any, url: str, screenshot: Path) -> list[str]:
+    """Types `SEARCH_QUERY` into the search box of `url`; the problems found (none: it works).
+
+    The window with the results (or without) is saved to `screenshot`.
+    """
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(f"script error: {e}"))
@@ -265,6 +268,7 @@ def check_search(context: Any, url: str) -> list[str]:
     if not count:
         meta = (page.locator(".md-search-result__meta").text_content() or "").strip()
         errors.append(f"no result for {SEARCH_QUERY!r} in 30 s (the result box says {meta!r})")
+    page.screenshot(path=str(screenshot))
     page.close()
     return errors
 
@@ -336,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         from_disk = (args.site / "index.html").resolve().as_uri()
         for where, url in [("http", base), ("file://", from_disk)]:
-            problems = check_search(context, url)
+            shot = args.out / f"search_{where.strip(':/')}.png"
+            problems = check_search(context, url, shot)
             failures += len(problems)
             print(f"docs-check: {'ok' if not problems else 'FAIL':4} search over {where}")
             for item in problems:
