@@ -2,12 +2,13 @@
 
 import jax
 
-from . import checkpoint, core, pipeline, sharded_step, stacked, transforms
+from . import checkpoint, core, invariant, pipeline, sharded_step, stacked, transforms
 
 
 def main() -> None:
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}; medians of many calls")
     core.main()
+    invariant.main()
     transforms.main()
     stacked.main()
     pipeline.main()
