@@ -330,3 +330,19 @@ def test_fp8_dot_general_under_vmap_and_with_bf16_compute():
         rtol=0.15,
         atol=0.1,
     )
+
+
+@pytest.mark.parametrize("kind", ["fp8", "int8"])
+def test_gradients_under_an_explicit_mesh_with_a_sharded_batch(kind):
+    """The weight gradient contracts the sharded batch: the op asks JAX for its sharding."""
+    mesh = jax.make_mesh((2,), ("data",), axis_types=(jax.sharding.AxisType.Explicit,))
+    model = nn.quantize_linear_layers(_mlp(), nn.QuantizationConfig(**{kind: True}))
+    x, y = _data()
+    want = eqx.filter_jit(eqx.filter_grad(_loss))(model, x, y)
+    spec = jax.sharding.PartitionSpec("data", None)
+    with jax.set_mesh(mesh):
+        xs = nx.named(jax.device_put(x.array, jax.sharding.NamedSharding(mesh, spec)), x.axes)
+        ys = nx.named(jax.device_put(y.array, jax.sharding.NamedSharding(mesh, spec)), y.axes)
+        got = eqx.filter_jit(eqx.filter_grad(_loss))(model, xs, ys)
+    for g, w in zip(got.layers, want.layers):
+        np.testing.assert_allclose(g.weight.array, w.weight.array, rtol=1e-4, atol=1e-6)

@@ -141,14 +141,18 @@ def operand_cotangent(
     dimension_numbers: DimensionNumbers,
     operand_ndim: int,
     of_lhs: bool,
-    product: Callable[[jax.Array, jax.Array, DimensionNumbers], jax.Array],
+    product: Callable[..., jax.Array],
+    like: jax.Array | None = None,
 ) -> jax.Array:
     """The gradient of one operand of `dot_general(lhs, rhs, dimension_numbers)`.
 
     `g` is the output's cotangent, `other` the operand that is not differentiated, and
     `product(a, b, dims)` the `dot_general`-like function that contracts `g` with
     `other` (a quantised one, for quantised backward passes). The result has the
-    differentiated operand's layout.
+    differentiated operand's layout. Under a mesh with explicit axes, give the
+    differentiated operand (or an array sharded like it) as `like`: the product is then
+    asked for that sharding (`out_sharding=`), which JAX needs when the contracted
+    dimensions (a weight gradient's batch) are sharded.
 
     Examples:
         >>> x, w = jnp.arange(6.0).reshape(2, 3), jnp.arange(12.0).reshape(3, 4)
@@ -168,18 +172,34 @@ def operand_cotangent(
     start = n_batch + (len(own_kept) if of_lhs else 0)
     g_other = tuple(range(start, start + len(other_kept)))
     dims = ((g_other, tuple(other_kept)), (tuple(range(n_batch)), tuple(other_b)))
-    out = product(g, other, dims)
-    # `out` is (batch, own kept, other's contracted dims in ascending order).
+    # the product's layout: (batch, own kept, other's contracted dims in ascending order)
     own_of_other = [own_c[list(other_c).index(d)] for d in sorted(other_c)]
-    order = np.argsort(list(own_b) + own_kept + own_of_other)
+    layout = list(own_b) + own_kept + own_of_other
+    sharding = None if like is None else _explicit_sharding(like, layout)
+    if sharding is None:
+        out = product(g, other, dims)
+    else:
+        out = product(g, other, dims, out_sharding=sharding)
+    order = np.argsort(layout)
     return lax.transpose(out, tuple(int(i) for i in order))
 
 
-def _fp8_product(
-    out_dtype: DTypeLike,
-) -> Callable[[jax.Array, jax.Array, DimensionNumbers], jax.Array]:
-    def product(a: jax.Array, b: jax.Array, dims: DimensionNumbers) -> jax.Array:
-        return lax.dot_general(a, b, dims, preferred_element_type=out_dtype)
+def _explicit_sharding(like: jax.Array, layout: Sequence[int]) -> Any:
+    """`like`'s explicit sharding with its dimensions in `layout` order, or None without one."""
+    sharding = getattr(jax.typeof(like), "sharding", None)
+    spec = tuple(getattr(sharding, "spec", None) or ())
+    mesh = getattr(sharding, "mesh", None)
+    if mesh is None or mesh.empty:  # an unplaced operand (replicated): the context's mesh
+        mesh, spec = jax.sharding.get_abstract_mesh(), ()
+    if mesh.empty or jax.sharding.AxisType.Explicit not in tuple(mesh.axis_types):
+        return None
+    spec = spec + (None,) * (len(layout) - len(spec))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(*[spec[d] for d in layout]))
+
+
+def _fp8_product(out_dtype: DTypeLike) -> Callable[..., jax.Array]:
+    def product(a: jax.Array, b: jax.Array, dims: DimensionNumbers, **kw: Any) -> jax.Array:
+        return lax.dot_general(a, b, dims, preferred_element_type=out_dtype, **kw)
 
     return product
 
@@ -256,8 +276,8 @@ def _fp8_backward(dimension_numbers, compute_dtype, fwd_dtype, rev_dtype, residu
     )
     q_g = fp8_quantize(g, rev_dtype, new_grad_scale, compute_dtype)
     product = _fp8_product(compute_dtype)
-    grad_lhs = operand_cotangent(q_g, q_rhs, dimension_numbers, q_lhs.ndim, True, product)
-    grad_rhs = operand_cotangent(q_g, q_lhs, dimension_numbers, q_rhs.ndim, False, product)
+    grad_lhs = operand_cotangent(q_g, q_rhs, dimension_numbers, q_lhs.ndim, True, product, q_lhs)
+    grad_rhs = operand_cotangent(q_g, q_lhs, dimension_numbers, q_rhs.ndim, False, product, q_rhs)
     grad_lhs = fp8_dequantize(grad_lhs, compute_dtype, rhs_scale * new_grad_scale)
     grad_rhs = fp8_dequantize(grad_rhs, compute_dtype, lhs_scale * new_grad_scale)
     return (

@@ -72,7 +72,11 @@ def _scale_in_output_layout(
 
 
 def int8_product(
-    a: jax.Array, b: jax.Array, dims: DimensionNumbers, out_dtype: Any = jnp.float32
+    a: jax.Array,
+    b: jax.Array,
+    dims: DimensionNumbers,
+    out_dtype: Any = jnp.float32,
+    out_sharding: Any = None,
 ) -> jax.Array:
     """`dot_general(a, b, dims)` computed as an int8 product of per-channel quantised operands.
 
@@ -85,7 +89,7 @@ def int8_product(
     (ac, bc), (ab, bb) = dims
     qa, sa = int8_quantize(a, ac, out_dtype)
     qb, sb = int8_quantize(b, bc, out_dtype)
-    raw = lax.dot_general(qa, qb, dims, preferred_element_type=jnp.int32)
+    raw = lax.dot_general(qa, qb, dims, preferred_element_type=jnp.int32, out_sharding=out_sharding)
     a_kept, b_kept = len(_kept(a.ndim, ac, ab)), len(_kept(b.ndim, bc, bb))
     sa_out = _scale_in_output_layout(sa, ac, ab, b_kept, first=True)
     sb_out = _scale_in_output_layout(sb, bc, bb, a_kept, first=False)
@@ -118,11 +122,11 @@ def _int8_forward(lhs, rhs, dimension_numbers, compute_dtype):
 def _int8_backward(dimension_numbers, compute_dtype, residuals, g):
     lhs, rhs = residuals
 
-    def product(a: jax.Array, b: jax.Array, dims: DimensionNumbers) -> jax.Array:
-        return int8_product(a, b, dims, compute_dtype)
+    def product(a: jax.Array, b: jax.Array, dims: DimensionNumbers, **kw: Any) -> jax.Array:
+        return int8_product(a, b, dims, compute_dtype, **kw)
 
-    grad_lhs = operand_cotangent(g, rhs, dimension_numbers, lhs.ndim, True, product)
-    grad_rhs = operand_cotangent(g, lhs, dimension_numbers, rhs.ndim, False, product)
+    grad_lhs = operand_cotangent(g, rhs, dimension_numbers, lhs.ndim, True, product, lhs)
+    grad_rhs = operand_cotangent(g, lhs, dimension_numbers, rhs.ndim, False, product, rhs)
     return grad_lhs.astype(lhs.dtype), grad_rhs.astype(rhs.dtype)
 
 
