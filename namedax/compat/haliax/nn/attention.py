@@ -21,9 +21,9 @@ from namedax.ops._random import bernoulli
 def dropout_mask(axes: AxisSpec, dropout_rate: float, *, key: Any) -> NamedArray:
     """A boolean keep-mask over `axes`: each entry is True with probability `1 - dropout_rate`.
 
-    This is `namedax.random.bernoulli(key, axes, 1 - dropout_rate)`: the mask is drawn in
-    namedax's order-independent way (see the migration guide), so the same key gives a
-    different mask than Haliax's.
+    This is `namedax.random.bernoulli(key, axes, 1 - dropout_rate)`, drawn in the order
+    `axes` lists (like `jax.random.bernoulli` on the positional shape), so the same key and
+    axes give Haliax's mask.
 
     Examples:
         >>> from namedax.compat.haliax.nn.attention import dropout_mask
