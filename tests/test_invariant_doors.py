@@ -86,6 +86,8 @@ DOORS = {
     "split": lambda: X.split("b", (Axis("a", 1), Axis("c", 1))),
     "slice new_axis": lambda: nx.slice(X, "b", new_axis="a", start=0, length=2),
     "dot out_axes": lambda: nx.dot(X, X, axis=(), out_axes=("a", "a", "b")),
+    "LayerNorm.init": lambda: nx.nn.LayerNorm.init((B, B)),
+    "RmsNorm.init": lambda: nx.nn.RmsNorm.init((B, B)),
 }
 
 

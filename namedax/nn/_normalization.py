@@ -24,7 +24,14 @@ import jax
 import jax.numpy as jnp
 
 from namedax.core._array import NamedArray, _wrap
-from namedax.core._axes import Axis, AxisSelection, AxisSpec, axis_positions, sized_axes
+from namedax.core._axes import (
+    Axis,
+    AxisSelection,
+    AxisSpec,
+    axis_positions,
+    check_unique_names,
+    sized_axes,
+)
 from namedax.core._broadcast import align_array
 from namedax.core._errors import describe, format_axes
 from namedax.parallel._sharding import auto_sharded, explicit_sharded
@@ -212,6 +219,7 @@ class LayerNormBase(ModuleWithStateDictSerialization):
             (1e-05, True)
         """
         axes = sized_axes(axis, f"{cls.__name__}.init")
+        check_unique_names(axes, f"{cls.__name__}.init")
         shape = tuple(a.size for a in axes)
         weight = _wrap(jnp.ones(shape, jnp.float32), axes) if use_weight else None
         bias = _wrap(jnp.zeros(shape, jnp.float32), axes) if use_bias else None
