@@ -53,3 +53,19 @@ def test_haliax_shard_without_a_mesh_warns_and_returns_its_input():
         y = hax.shard(x)
     assert y.array.sharding.spec == jax.sharding.PartitionSpec("data", None)
     assert jax.jit(lambda v: hax.shard(v, {"batch": "data"}))(x).axes == x.axes  # no warning
+
+
+def test_dropout_masks_by_name_and_the_recipe_for_haliaxs_mask():
+    x = named(jnp.arange(1.0, 49.0).reshape(6, 8), ("embed", "batch"))  # not in name order
+    key, pdrop = jax.random.key(0), 0.5
+    ours = nx.nn.dropout(x, pdrop, inference=False, key=key)
+    moved = nx.nn.dropout(x.rearrange(("batch", "embed")), pdrop, inference=False, key=key)
+    assert bool((ours == moved).all())  # the same mask at every named position
+    keep = nx.random.bernoulli(key, x.axes, 1 - pdrop)  # the migration page's recipe
+    np.testing.assert_array_equal(keep.array, jax.random.bernoulli(key, 1 - pdrop, (6, 8)))
+    haliax_style = nx.where(keep, x / (1 - pdrop), 0)
+    assert not bool((haliax_style == ours).all())  # hence the documented difference
+    in_name_order = x.rearrange(("batch", "embed"))  # stored in name order: the masks agree
+    keep_sorted = nx.random.bernoulli(key, in_name_order.axes, 1 - pdrop)
+    same = nx.where(keep_sorted, in_name_order / (1 - pdrop), 0)
+    assert bool((same == moved).all())
