@@ -36,6 +36,8 @@ _MARKER = re.compile(r"#\s*error:\s*(?P<text>.+?)\s*$")
 # whose parameters the class does not know statically (the block's own `__call__`, the
 # jitted function).
 FORWARDING = {
+    # typed on instances from the block's __call__ (tests/typed_usage.py checks it); on the
+    # class, the self-type's parameters are unsolved, so pyright and help() show (...).
     "method namedax.nn.Stacked.vmap",
     "method namedax.nn.BlockSeq.vmap",
     "method namedax.partitioning.NamedJitWrapped.lower",

@@ -7,7 +7,7 @@ editor shows. The code sits in functions so that importing this file does nothin
 
 from __future__ import annotations
 
-from typing import Literal, assert_type
+from typing import Any, Literal, assert_type
 
 import equinox as eqx
 import jax
@@ -150,6 +150,14 @@ def stacked(x: NamedArray, key: jax.Array) -> None:
     assert_type(stack.stacked.linear.weight, NamedArray)
     linears = nx.nn.Stacked.init(Layers, nx.nn.Linear)(Embed, Embed, key=key)
     assert_type(linears, nx.nn.Stacked[nx.nn.Linear])
+    # fold keeps the carry's type; vmap returns what the block's __call__ returns
+    assert_type(linears.fold(x), NamedArray)
+    assert_type(linears.scan_via(lambda layer, c: (layer(c), c))(x), Any)
+    assert_type(linears.vmap(x), NamedArray)
+    assert_type(
+        nx.nn.BlockSeq.init(Layers, nx.nn.Linear)(Embed, Embed, key=key).vmap(x), NamedArray
+    )
+    linears.vmap(x, x)  # error: Expected 1 positional argument
     _ = stack.stacked.missing  # error: Cannot access attribute "missing"
 
 

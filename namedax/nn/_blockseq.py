@@ -16,12 +16,12 @@ from ._stacked import SharedSpec, Stacked
 
 __all__ = ["BlockSeq"]
 
-M = TypeVar("M", bound=eqx.Module)
+M = TypeVar("M", bound=eqx.Module, covariant=True)
 C = TypeVar("C")  # the carry of `fold`/`scan`
 B = TypeVar("B", bound=eqx.Module)  # the block type of `BlockSeq.init`
 
 
-class BlockSeq(eqx.Module, LayerSequence, Generic[M]):
+class BlockSeq(eqx.Module, LayerSequence[M], Generic[M]):
     """A sequence of blocks applied by a Python loop, with the interface of `Stacked`.
 
     Use it for heterogeneous layers (`BlockSeq([block_a, block_b], Layers)`), or to

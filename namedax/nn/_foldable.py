@@ -19,7 +19,7 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
 from namedax.core._axes import Axis
 from namedax.core._state_dict import from_state_dict, to_state_dict
@@ -27,9 +27,13 @@ from namedax.core._state_dict import from_state_dict, to_state_dict
 __all__ = ["BlockFoldable"]
 
 S = TypeVar("S", bound="LayerSequence")
+Block_co = TypeVar("Block_co", covariant=True)
+Carry = TypeVar("Carry")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-class LayerSequence:
+class LayerSequence(Generic[Block_co]):
     """What `Stacked` and `BlockSeq` share as modules: layers indexed by the `Layers` axis."""
 
     Layers: Axis  # a field of each (Equinox) subclass
@@ -87,7 +91,7 @@ class LayerSequence:
         """
         return self._run("__call__", init, args, kwargs, unroll, remat, outputs=True)
 
-    def vmap(self, *args: Any, **kwargs: Any) -> Any:
+    def vmap(self: LayerSequence[Callable[P, R]], *args: P.args, **kwargs: P.kwargs) -> R:
         """Applies every layer to the same input, in parallel (an ensemble).
 
         Arguments follow the call rule of `fold`: NamedArrays with `Layers` (and plain
@@ -144,10 +148,6 @@ class LayerSequence:
     def from_state_dict(self: S, state_dict: Mapping[str, Any], prefix: str | None = None) -> S:
         """This stack with its arrays read from `state_dict` (the layout of `to_state_dict`)."""
         return from_state_dict(self, state_dict, prefix)
-
-
-Block_co = TypeVar("Block_co", covariant=True)
-Carry = TypeVar("Carry")
 
 
 class BlockFoldable(Protocol, Generic[Block_co]):

@@ -59,7 +59,7 @@ from ._pattern import (
 
 __all__ = ["SharedSpec", "Stacked"]
 
-M = TypeVar("M", bound=eqx.Module)
+M = TypeVar("M", bound=eqx.Module, covariant=True)
 C = TypeVar("C")  # the carry of `fold`/`scan`
 B = TypeVar("B", bound=eqx.Module)  # the block type of `Stacked.init`
 
@@ -161,7 +161,7 @@ def _merge(per_layer: Any, shared: Any, shared_paths: frozenset[str]) -> Any:
 # --- Stacked -------------------------------------------------------------------------------
 
 
-class Stacked(eqx.Module, LayerSequence, Generic[M]):
+class Stacked(eqx.Module, LayerSequence[M], Generic[M]):
     """`Layers.size` copies of a block, stored as one module and applied by one `scan`.
 
     Build it with `Stacked.init(Layers, Block, ...)(*block_args, key=...)`. See the
