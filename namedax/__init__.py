@@ -218,7 +218,6 @@ from namedax.ops._poly import (
     vander as vander,
 )
 from namedax.ops._rearrange import rearrange as rearrange
-from namedax.ops._ref import NamedRef as NamedRef, new_ref as new_ref
 from namedax.ops._reductions import (
     all as all,
     amax as amax,
@@ -251,6 +250,7 @@ from namedax.ops._reductions import (
     sum as sum,
     var as var,
 )
+from namedax.ops._ref import NamedRef as NamedRef, new_ref as new_ref
 from namedax.ops._sets import (
     bincount as bincount,
     searchsorted as searchsorted,

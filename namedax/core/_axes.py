@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeAlias, TypeVar, overload
+from typing import TypeAlias, TypeVar, cast, overload
 
 import numpy as np
 
@@ -133,6 +133,12 @@ def make_axes(**sizes: int) -> tuple[Axis, ...]:
     return tuple(Axis(name, size) for name, size in sizes.items())
 
 
+@overload
+def axis_name(ax: AxisSelector) -> str: ...
+@overload
+def axis_name(ax: Sequence[AxisSelector] | Mapping[str, int]) -> tuple[str, ...]: ...
+@overload
+def axis_name(ax: AxisSelection) -> str | tuple[str, ...]: ...
 def axis_name(ax: AxisSelection) -> str | tuple[str, ...]:
     """Returns the name of one axis, or a tuple of names for several.
 
@@ -333,7 +339,8 @@ def _spec_entries(spec: AxisSelection, op: str) -> list[tuple[str, int | None]]:
 def _rebuilt(entries: list[tuple[str, int | None]], like: AxisSelection) -> AxisSelection:
     """`entries` in the kind of `like`: a `{name: size}` dict, or a tuple of selectors."""
     if isinstance(like, Mapping):
-        return {name: size for name, size in entries}
+        # A bare name from replace_axis's `new` gives a None size (a partial shape dict).
+        return cast(AxisSelection, {name: size for name, size in entries})
     return tuple(name if size is None else Axis(name, size) for name, size in entries)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 
 from namedax.core._array import NamedArray
 from namedax.core._errors import describe
@@ -72,7 +73,7 @@ def numeric_kind(dtype: Any) -> str | None:
 
 def _out_of_range(values: Any, target: np.dtype) -> bool:
     """Whether integer `values` hold a number that `target` (an integer dtype) cannot."""
-    if isinstance(values, jax.core.Tracer):  # under jit: the values are not known
+    if isinstance(values, Tracer):  # under jit: the values are not known
         return False
     if np.size(values) == 0:
         return False

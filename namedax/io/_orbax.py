@@ -211,7 +211,7 @@ class Checkpoints:
 
             handler = self._ocp.StandardCheckpointHandler()
             metadata = handler.metadata(epath.Path(where) / _ARRAYS)
-            tree = getattr(metadata, "tree", metadata)
+            tree: Any = getattr(metadata, "tree", metadata)  # a pytree: {key: array metadata}
             if tree is None:
                 return None
             return {k: (tuple(int(d) for d in m.shape), np.dtype(m.dtype)) for k, m in tree.items()}
@@ -305,11 +305,12 @@ class Checkpoints:
         saved_axes = self._saved(step)
         arrays, leaves, treedef = _array_leaves(template, op)
         _check_against(op, self._step_dir(step), saved_axes, arrays, self._stored(step))
-        mesh = resolve_mesh(mesh, op)
-        if mesh is not None and not isinstance(mesh, Mesh):
+        resolved = resolve_mesh(mesh, op)
+        if resolved is not None and not isinstance(resolved, Mesh):
             raise ValueError(
                 f"{op}: restoring needs a concrete jax.sharding.Mesh, got an abstract one."
             )
+        mesh = resolved
         targets = {k: _target(v, mapping, mesh) for k, v in arrays.items()}
         try:
             restored = self._manager.restore(
@@ -425,7 +426,7 @@ def _check_against(
                 f"{key} was saved as {_describe_leaf(saved[key])}, the template has "
                 f"{_describe_leaf(_leaf_json(leaf))}"
             )
-        elif key in (stored or {}):
+        elif stored is not None and key in stored:
             problem = dtype_problem(stored[key][1], _positional(leaf).dtype)
             if problem is not None:
                 problems.append(f"{key}: {problem}")

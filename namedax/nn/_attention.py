@@ -304,8 +304,8 @@ def combine_masks_and(mask1: NamedArray | None, mask2: NamedArray | None) -> Nam
         return mask2
     if mask2 is None:
         return mask1
-    mask1, mask2 = broadcast_arrays(mask1, mask2)  # masks over different axes combine outer-wise
-    return mask1 & mask2
+    a, b = broadcast_arrays(mask1, mask2)  # masks over different axes combine outer-wise
+    return a & b
 
 
 def combine_masks_or(mask1: NamedArray | None, mask2: NamedArray | None) -> NamedArray | None:
@@ -314,8 +314,8 @@ def combine_masks_or(mask1: NamedArray | None, mask2: NamedArray | None) -> Name
         return mask2
     if mask2 is None:
         return mask1
-    mask1, mask2 = broadcast_arrays(mask1, mask2)
-    return mask1 | mask2
+    a, b = broadcast_arrays(mask1, mask2)
+    return a | b
 
 
 def mask_to_bias(mask: NamedArray, mask_value: float = -1e9) -> NamedArray:

@@ -34,7 +34,7 @@ import dataclasses
 import functools
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import equinox as eqx
 import jax
@@ -346,7 +346,8 @@ class Fp8DotGeneralOp(CustomGradientAccumulation):
                 f"Fp8DotGeneralOp.init: amax_history_length must be a positive int, got "
                 f"{amax_history_length!r}."
             )
-        fp8_max(fwd_dtype), fp8_max(rev_dtype)  # validates both dtypes
+        fp8_max(fwd_dtype)  # validates both dtypes
+        fp8_max(rev_dtype)
         one, history = jnp.ones(1, jnp.float32), jnp.zeros(amax_history_length, jnp.float32)
         return cls(one, one, one, history, history, history, compute_dtype, fwd_dtype, rev_dtype)
 
@@ -376,19 +377,23 @@ class Fp8DotGeneralOp(CustomGradientAccumulation):
                 "preferred_element_type."
             )
         compute = jnp.dtype(self.compute_dtype or jnp.result_type(rhs))
-        out = fp8_dot_general(
-            jnp.asarray(lhs, compute),
-            rhs,
-            self.input_scale,
-            self.kernel_scale,
-            self.output_grad_scale,
-            self.input_amax_history,
-            self.kernel_amax_history,
-            self.output_grad_amax_history,
-            _hashable(dimension_numbers),
-            compute,
-            jnp.dtype(self.fwd_dtype),
-            jnp.dtype(self.rev_dtype),
+        # jax.custom_vjp's call is typed as returning `object`; fp8_dot_general returns an Array.
+        out = cast(
+            jax.Array,
+            fp8_dot_general(
+                jnp.asarray(lhs, compute),
+                rhs,
+                self.input_scale,
+                self.kernel_scale,
+                self.output_grad_scale,
+                self.input_amax_history,
+                self.kernel_amax_history,
+                self.output_grad_amax_history,
+                _hashable(dimension_numbers),
+                compute,
+                jnp.dtype(self.fwd_dtype),
+                jnp.dtype(self.rev_dtype),
+            ),
         )
         return out if preferred_element_type is None else out.astype(preferred_element_type)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import equinox as eqx
 import jax
@@ -183,8 +183,10 @@ class Int8DotGeneralOp(CustomGradientAccumulation):
                 "preferred_element_type."
             )
         compute = jnp.dtype(self.compute_dtype or jnp.result_type(rhs))
-        out = int8_dot_general(
-            jnp.asarray(lhs, compute), rhs, _hashable(dimension_numbers), compute
+        # jax.custom_vjp's call is typed as returning `object`; int8_dot_general returns an Array.
+        out = cast(
+            jax.Array,
+            int8_dot_general(jnp.asarray(lhs, compute), rhs, _hashable(dimension_numbers), compute),
         )
         return out if preferred_element_type is None else out.astype(preferred_element_type)
 

@@ -156,7 +156,10 @@ class MoELinear(eqx.Module):
 
         if spec is not None:  # JAX infers no explicit sharding for ragged dots (nor their
             # gradients), so the dot runs with the mesh's axes as Auto, its result laid out
-            ragged = jax.sharding.auto_axes(ragged, out_sharding=_flat_spec(spec))
+            # auto_axes is unannotated; given a function, it returns one of the same signature.
+            ragged = jax.sharding.auto_axes(  # pyright: ignore[reportAssignmentType]
+                ragged, out_sharding=_flat_spec(spec)
+            )
         with sharding_errors("MoELinear", inputs.axes, self.weight.axes):
             out = ragged(flat, self.weight.array, sizes)
             out = jax.lax.reshape(

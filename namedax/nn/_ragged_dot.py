@@ -20,7 +20,7 @@ Examples:
 from __future__ import annotations
 
 import warnings
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, cast
 
 import jax
 import jax.numpy as jnp
@@ -98,7 +98,7 @@ def _check(lhs: object, rhs: object, group_sizes: object, implementation: object
     for name, x in (("lhs_", lhs), ("rhs_", rhs), ("group_sizes_", group_sizes)):
         if not hasattr(x, "shape") or not hasattr(x, "dtype"):
             raise TypeError(f"ragged_dot: {name} must be an array, got {describe(x)}.")
-        shapes[name] = tuple(np.shape(x))
+        shapes[name] = tuple(np.shape(cast(Any, x)))  # an array-like: it has .shape
     if not jnp.issubdtype(jnp.result_type(group_sizes), jnp.integer):
         raise TypeError("ragged_dot: group_sizes_ must be an integer array of row counts.")
     lhs_s, rhs_s, g_s = shapes["lhs_"], shapes["rhs_"], shapes["group_sizes_"]

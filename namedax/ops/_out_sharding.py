@@ -36,7 +36,10 @@ from namedax.core._mapping import ResourceMapping, current_axis_mapping
 __all__ = ["ExplicitShardingError"]
 
 try:  # JAX's error for sharding-in-types conflicts; private, so found defensively
-    from jax._src.core import ShardingTypeError as JaxShardingTypeError
+    # (its declared type is the fallback class below, hence the ignore)
+    from jax._src.core import (
+        ShardingTypeError as JaxShardingTypeError,  # pyright: ignore[reportAssignmentType]
+    )
 except ImportError:  # pragma: no cover - a future JAX that moved it
 
     class JaxShardingTypeError(Exception):  # type: ignore[no-redef]

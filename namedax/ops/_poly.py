@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from typing import Any, Literal, Protocol, TypeAlias, overload
+from typing import Any, Literal, Protocol, TypeAlias, cast, overload
 
 import jax
 import jax.numpy as jnp
@@ -385,8 +385,8 @@ def polyfit(
     fitted = jnp.polyfit(points, values, degree, rcond=condition, full=full, w=weights, cov=cov)
     if full:
         return (_as_poly(fitted[0], x, y), *fitted[1:])
-    if not cov:
-        return _as_poly(fitted, x, y)
+    if not cov:  # an Array (jnp.polyfit's overloads need literal `full`/`cov` to say so)
+        return _as_poly(cast(jax.Array, fitted), x, y)
     coefficients = _as_poly(fitted[0], x, y)
     row = coefficients.axes[0]
     return coefficients, _wrap(fitted[1], (row, row.alias(f"{row.name}_cov")))

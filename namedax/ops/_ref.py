@@ -32,7 +32,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import jax.ref
 import numpy as np
+from jax.core import Tracer
 
 from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, AxisSelector, axis_name
@@ -48,7 +50,9 @@ from namedax.ops._indexing import (
 
 __all__: list[str] = []  # the public names are re-exported by namedax/__init__.py
 
-_Slice = type(jax.ds(0, 1))  # JAX's window index: start (may be traced), static size and stride
+# JAX's window index: start (may be traced), static size and stride. Typed `type[Any]`:
+# jax.ds is annotated `slice | Slice`, so its type would be taken for `slice`'s too.
+_Slice: type[Any] = type(jax.ds(0, 1))
 _FULL = slice(None)
 
 
@@ -71,7 +75,7 @@ def _static(x: Any) -> int | None:
         return None
     if isinstance(x, (int, np.integer)):
         return int(x)
-    concrete = isinstance(x, (np.ndarray, jax.Array)) and not isinstance(x, jax.core.Tracer)
+    concrete = isinstance(x, (np.ndarray, jax.Array)) and not isinstance(x, Tracer)
     if concrete and x.shape == () and jnp.issubdtype(x.dtype, jnp.integer):
         return int(x)
     return None
@@ -159,8 +163,9 @@ def _gather_positions(current: Any, new: Any, base: Axis, view_size: int) -> Any
     window = _as_window(new, view_size)
     if window is not None:
         start, size, step = window
-        if isinstance(positions, list) and _static(start) is not None:
-            return positions[_static(start) : _static(start) + size * step : step][:size]
+        first = _static(start)
+        if isinstance(positions, list) and first is not None:
+            return positions[first : first + size * step : step][:size]
         return jnp.asarray(positions)[jnp.asarray(start) + jnp.arange(size) * step]
     if isinstance(new, (list, tuple)):
         picked = [_wrap_negative(_int_item(i), view_size, f"axis {base.name!r}") for i in new]

@@ -32,7 +32,7 @@ def skip_if_not_enough_devices(count: int, reason: str | None = None) -> Any:
 def has_torch() -> bool:
     """Whether `import torch` works."""
     try:
-        import torch  # noqa: F401
+        import torch  # noqa: F401  # pyright: ignore[reportMissingImports]  # optional
     except ImportError:
         return False
     return True

@@ -16,6 +16,7 @@ Examples:
 
 import functools
 import warnings
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -290,7 +291,7 @@ def quantized_dot_bwd(dimension_numbers, preferred_element_type, rev_dtype, res,
     lhs, q_lhs, lhs_scale, rhs, q_rhs, rhs_scale, grad_scale, grad_history = res
     new_scale, new_history = update_fp8_meta(g, rev_dtype, grad_scale, grad_history)
     q_g = quantize(g, rev_dtype, new_scale, preferred_element_type)
-    common = dict(
+    common: dict[str, Any] = dict(
         dimension_numbers=dimension_numbers,
         precision=lax.Precision.HIGHEST,
         preferred_element_type=preferred_element_type,
@@ -334,18 +335,22 @@ def fp8_scaled_dot_general(
     (lc, rc), (lb, rb) = dimension_numbers
     dims = ((tuple(lc), tuple(rc)), (tuple(lb), tuple(rb)))
     compute = jnp.dtype(quantize_compute_type)
-    out = fp8_dot_general(
-        jnp.asarray(lhs, compute),
-        rhs,
-        lhs_scale,
-        rhs_scale,
-        grad_scale,
-        lhs_amax_history,
-        rhs_amax_history,
-        grad_amax_history,
-        dims,
-        compute,
-        jnp.dtype(fwd_dtype),
-        jnp.dtype(rev_dtype),
+    # jax.custom_vjp's call is typed as returning `object`; fp8_dot_general returns an Array.
+    out = cast(
+        jax.Array,
+        fp8_dot_general(
+            jnp.asarray(lhs, compute),
+            rhs,
+            lhs_scale,
+            rhs_scale,
+            grad_scale,
+            lhs_amax_history,
+            rhs_amax_history,
+            grad_amax_history,
+            dims,
+            compute,
+            jnp.dtype(fwd_dtype),
+            jnp.dtype(rev_dtype),
+        ),
     )
     return out if preferred_element_type is None else out.astype(preferred_element_type)

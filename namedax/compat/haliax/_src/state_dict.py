@@ -1,6 +1,7 @@
 """`haliax._src.state_dict`: where Haliax defines its state-dict functions."""
 
 from collections.abc import Sequence
+from typing import Any
 
 from jax.tree_util import DictKey, FlattenedIndexKey, GetAttrKey, SequenceKey
 
@@ -36,7 +37,8 @@ def format_path_for_state_dict(prefix: str | None, path: Sequence) -> str:
     return key.removeprefix(".")
 
 
-def _path_part(part: object) -> str:
+def _path_part(part: Any) -> str:
+    # `Any`: jax types its key classes as `Any`, so isinstance could not narrow an `object`.
     if isinstance(part, SequenceKey):
         return f".{part.idx}"
     if isinstance(part, DictKey):
