@@ -210,10 +210,28 @@ def _entries(tree: Any, key: str) -> Iterator[tuple[str, Any]]:
             yield k, leaf
 
 
+def _stored(module: Any) -> Any:
+    """The module as its state dict holds it (`_state_dict_stored()`, if it defines one).
+
+    A layer whose checkpoint holds a transformed parameter (a muP `Linear` stores its
+    effective weight) defines `_state_dict_stored` and its inverse `_state_dict_restored`;
+    the walk applies them around its field-by-field reading and writing.
+    """
+    view = getattr(module, "_state_dict_stored", None)
+    return module if view is None else view()
+
+
+def _restored(module: Any) -> Any:
+    """The inverse of `_stored`, applied to a module read from a state dict."""
+    view = getattr(module, "_state_dict_restored", None)
+    return module if view is None else view()
+
+
 def _module_entries(module: Any, key: str) -> Iterator[tuple[str, Any]]:
     if _custom(module, "to_state_dict"):
         yield from module.to_state_dict(key or None).items()
         return
+    module = _stored(module)
     for name, part in _fields(module):
         yield from _entries(getattr(module, name), _join(key, part))
 
@@ -221,6 +239,7 @@ def _module_entries(module: Any, key: str) -> Iterator[tuple[str, Any]]:
 def default_module_to_state_dict(module: Any, prefix: str | None = None) -> StateDict:
     """The state dict of `module` by its fields and key map, ignoring its own `to_state_dict`."""
     prefix = _check_prefix(prefix, "to_state_dict")
+    module = _stored(module)
     entries = (
         (k, _positional(v))
         for name, part in _fields(module)
@@ -236,7 +255,7 @@ def default_module_from_state_dict(
     loader = _Loader(state_dict)
     result = loader.fields(module, _check_prefix(prefix, "from_state_dict") or "")
     loader.raise_problems(prefix, extra=False)
-    return result
+    return _restored(result)
 
 
 # --- from_state_dict ------------------------------------------------------------------------
@@ -269,6 +288,11 @@ class _Loader:
         if _is_array(leaf):
             return self.array(leaf, key, None)
         return leaf
+
+    @property
+    def failed(self) -> bool:
+        """Whether some leaf could not be read (the result will not be returned)."""
+        return bool(self.missing or self.mismatched or self.duplicated or self.too_deep)
 
     def raise_problems(self, prefix: str | None, *, extra: bool) -> None:
         """The ValueError listing every missing, mismatched and (with `extra`) unused key."""
@@ -303,7 +327,8 @@ class _Loader:
 
     def module(self, module: Any, key: str) -> Any:
         if not _custom(module, "from_state_dict"):
-            return self.fields(module, key)
+            loaded = self.fields(module, key)
+            return loaded if self.failed else _restored(loaded)
         self.used.update(k for k in self.state_dict if k.startswith(key + ".") or not key)
         return module.from_state_dict(self.state_dict, key or None)
 
@@ -320,7 +345,7 @@ class _Loader:
         loaded = [self.load(part, _join(key, suffix)) for suffix, part in parts]
         depth = sum(suffix.isdigit() for suffix, _ in parts)
         self.check_depth(key, depth)
-        if self.missing or self.mismatched or self.too_deep:  # nothing sensible to rebuild
+        if self.failed:  # nothing sensible to rebuild
             return stack
         return stack.from_state_dict_parts(loaded)
 

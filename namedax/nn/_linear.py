@@ -21,7 +21,6 @@ import jax
 from namedax.core._array import NamedArray, _wrap
 from namedax.core._axes import Axis, AxisSpec, sized_axes
 from namedax.core._errors import describe, format_axes
-from namedax.core._state_dict import default_module_from_state_dict, default_module_to_state_dict
 from namedax.ops._dot import dot
 from namedax.parallel._sharding import auto_sharded, explicit_sharded
 
@@ -201,25 +200,20 @@ class Linear(ModuleWithStateDictSerialization):
         """The parametrisation class of an output layer: `OutputLinearMup`, or standard."""
         return OutputLinearMup if use_mup else LinearStandardParam
 
-    def to_state_dict(self, prefix: str | None = None) -> dict[str, Any]:
-        """This layer's state dict, with the *effective* weight: times the active scale.
+    def _state_dict_stored(self) -> Linear:
+        """This layer as its state dict holds it: the *effective* weight, times the active scale.
 
         A muP output layer (`OutputLinearMup`) multiplies its weight by `1/fan_in` on every
         call; its checkpoint holds that product, as Haliax's does, so that it loads into
-        code that applies the weight as stored. `from_state_dict` divides it back out.
+        code that applies the weight as stored. `_state_dict_restored` divides it back out.
         """
         scale = self.reparam.active_scale
-        if scale == 1 or self.weight is None:
-            return default_module_to_state_dict(self, prefix)
-        return default_module_to_state_dict(self._with_weight(self.weight * scale), prefix)
+        return self if scale == 1 or self.weight is None else self._with_weight(self.weight * scale)
 
-    def from_state_dict(self, state_dict: dict[str, Any], prefix: str | None = None) -> Linear:
-        """This layer read from `state_dict` (see `to_state_dict` for the weight's scale)."""
-        loaded = default_module_from_state_dict(self, state_dict, prefix)
+    def _state_dict_restored(self) -> Linear:
+        """The inverse of `_state_dict_stored`, for a layer read from a state dict."""
         scale = self.reparam.active_scale
-        if scale == 1 or loaded.weight is None:
-            return loaded
-        return loaded._with_weight(loaded.weight / scale)
+        return self if scale == 1 or self.weight is None else self._with_weight(self.weight / scale)
 
     def _with_weight(self, weight: Any) -> Linear:
         return dataclasses.replace(self, weight=weight)
