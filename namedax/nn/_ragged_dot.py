@@ -20,7 +20,7 @@ Examples:
 from __future__ import annotations
 
 import warnings
-from typing import Any, Literal, TypeAlias, cast
+from typing import Any, Literal, TypeAlias, cast, get_args
 
 import jax
 import jax.numpy as jnp
@@ -34,7 +34,13 @@ __all__ = ["Implementation", "ragged_dot"]
 Implementation: TypeAlias = Literal[
     "auto", "megablox", "triton", "triton_group_grid", "triton_tile_map", "xla"
 ]
-_KNOWN = ("auto", "megablox", "triton", "triton_group_grid", "triton_tile_map", "xla")
+"""Which grouped-matmul kernel `ragged_dot` asks for (Haliax's names).
+
+`"xla"` (`jax.lax.ragged_dot`) runs everywhere and is what `"auto"` picks here; the
+accelerator kernels (`"megablox"`, `"triton*"`) are not part of namedax, so asking for
+one warns and runs `"xla"`.
+"""
+_KNOWN = get_args(Implementation)
 
 
 def ragged_dot(
