@@ -47,7 +47,7 @@ def run_steps(jax, num_processes: int, process_id: int, steps: int = 2):
     from jax.sharding import AxisType
 
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
-    import fsdp_train as ex
+    import fsdp_train as ex  # pyright: ignore[reportMissingImports]  # examples/, put on sys.path
 
     import namedax as nx
 

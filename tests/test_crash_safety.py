@@ -255,14 +255,17 @@ def test_processes_saving_to_one_path_leave_one_complete_file(tmp_path, kind):
         for i in range(3)
     ]
     for p in processes:
+        assert p.stdout is not None and p.stdin is not None  # both are pipes
         assert p.stdout.readline().strip() == "ready"
     for p in processes:
+        assert p.stdin is not None
         p.stdin.write("go\n")
         p.stdin.flush()
     seen = []
     while any(p.poll() is None for p in processes):
         seen.append(load(path))  # reads while the processes replace the file
     for p in processes:
+        assert p.stdin is not None and p.stdout is not None
         p.stdin.close()
         p.stdout.close()
         assert p.wait(timeout=60) == 0

@@ -84,12 +84,12 @@ def test_reshard_by_name_changes_the_type_on_explicit_and_mixed_meshes():
     with jax.set_mesh(mesh("explicit")):
         y = nx.reshard(x, {"batch": "data"})
         z = jax.jit(lambda y: nx.reshard(y, {"embed": ("data", "model")}))(y)
-        assert y.array.sharding.spec == P("data", None)
+        assert y.array.sharding.spec == P("data", None)  # pyright: ignore[reportAttributeAccessIssue]  # a NamedSharding
         assert jax.typeof(z.array).sharding.spec == P(None, ("data", "model"))
     with jax.set_mesh(mesh("mixed")):
         y = nx.reshard(x, {"batch": "data", "embed": "model"})
         w = jax.jit(lambda y: nx.reshard(y, {"batch": "data", "embed": "model"}) * 2)(y)
-        assert y.array.sharding.spec == P("data", "model")
+        assert y.array.sharding.spec == P("data", "model")  # pyright: ignore[reportAttributeAccessIssue]  # a NamedSharding
         assert jax.typeof(w.array).sharding.spec == P("data", None)  # 'model' is Auto
         assert w.array.sharding.spec == P("data", "model")  # ... and laid out as asked
     np.testing.assert_array_equal(w.array, 2 * x.array)
@@ -133,12 +133,12 @@ def _train_step(m: jax.sharding.Mesh | None):
         return loss, grads, optax.apply_updates(model, updates)
 
     if m is None:
-        return jax.jit(step)(model, optimizer.init(model), ids, labels)
+        return jax.jit(step)(model, optimizer.init(model), ids, labels)  # pyright: ignore[reportArgumentType]  # any pytree
     with jax.set_mesh(m):
         model = nx.shard(model, bench.PARAMETER_MAPPING)
         ids, labels = nx.shard((ids, labels), bench.COMPUTE_MAPPING)
         with nx.axis_mapping(bench.COMPUTE_MAPPING):
-            return jax.jit(step)(model, optimizer.init(model), ids, labels)
+            return jax.jit(step)(model, optimizer.init(model), ids, labels)  # pyright: ignore[reportArgumentType]  # any pytree
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,6 @@ def test_errors():
 
 
 def test_haliax_module_path_holds_the_same_function():
-    from namedax.compat import haliax_field
+    from namedax.compat.haliax.field import field as haliax_field
 
-    assert haliax_field.field is nx.field
+    assert haliax_field is nx.field

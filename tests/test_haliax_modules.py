@@ -28,7 +28,7 @@ class WithStatic(eqx.Module):
 def test_diagnose_finds_reused_arrays_with_their_paths():
     shared = jnp.zeros(2)
     with pytest.raises(debug.ModuleProblems) as info:
-        debug.diagnose_common_issues({"p": Pair(shared, jnp.ones(2)), "q": shared})
+        debug.diagnose_common_issues({"p": Pair(shared, jnp.ones(2)), "q": shared})  # pyright: ignore[reportArgumentType]  # any pytree works
     problems = info.value
     assert len(problems.reused_arrays) == 1 and problems.static_arrays == []
     array, paths = problems.reused_arrays[0]
@@ -40,7 +40,7 @@ def test_diagnose_finds_static_arrays_and_passes_clean_modules():
     with pytest.warns(UserWarning, match="static"):  # Equinox warns too; the check names it
         module = WithStatic(jnp.zeros(2), named(jnp.zeros(3), "a"))
     with pytest.raises(debug.ModuleProblems) as info:
-        debug.diagnose_common_issues([module])
+        debug.diagnose_common_issues([module])  # pyright: ignore[reportArgumentType]  # any pytree works
     assert info.value.static_arrays == ["[0].s"] and not info.value.reused_arrays
     assert debug.diagnose_common_issues(Pair(jnp.zeros(2), jnp.zeros(2))) is None
     assert str(debug.ModuleProblems()) == "No problems found"
@@ -64,7 +64,7 @@ def test_parse_rearrangement_captures():
     assert not lhs.is_ordered and rhs.is_ordered
     assert _flat(lhs) == [("c", ("a", "b")), ("x y", ("x y",)), Ellipsis]
     assert _flat(rhs) == [("q", ("a",)), ("b", ("b",))]
-    assert lhs.captures[0].char_range == (1, 9)
+    assert lhs.captures[0].char_range == (1, 9)  # pyright: ignore[reportAttributeAccessIssue]  # not ...
 
 
 def test_parse_einsum_inputs_and_output():
@@ -107,7 +107,7 @@ def test_alias_table_binds_once():
 
 def test_identity_map_and_ensure_tuple():
     a, b = np.zeros(2), np.zeros(2)
-    m = IdentityMap([(a, 1)])
+    m: IdentityMap[np.ndarray, int] = IdentityMap([(a, 1)])
     m[b] = 2
     assert (m[a], m[b], len(m), next(iter(m)) is a) == (1, 2, 2, True)
     del m[a]
@@ -127,12 +127,15 @@ def test_mup_twin_is_namedax_reparams():
     class Holder(mup.ReparamEnabled, eqx.Module):
         reparam: mup.AbstractReparam
 
-    assert Holder(mup.EmbeddingMup(In, Out)).reparam.unembed_active_scale == pytest.approx(1 / 16)
+    reparam = Holder(mup.EmbeddingMup(In, Out)).reparam
+    assert isinstance(reparam, mup.EmbeddingMup)
+    assert reparam.unembed_active_scale == pytest.approx(1 / 16)
 
 
 def test_mup_output_linear_state_dict_holds_the_effective_weight():
     In, Out = Axis("i", 4), Axis("o", 3)
     layer = nx.nn.Linear.init(In, Out, key=jax.random.key(3), reparam_cls=mup.OutputLinearMup)
+    assert layer.bias is not None
     state = nx.to_state_dict({"head": layer})
     np.testing.assert_allclose(state["head.weight"], layer.weight.array / 4, rtol=1e-6)
     np.testing.assert_array_equal(state["head.bias"], layer.bias.array)  # only the weight

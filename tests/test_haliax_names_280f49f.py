@@ -2,6 +2,7 @@
 
 import equinox as eqx
 import jax
+import jax.ad_checkpoint
 import jax.numpy as jnp
 import numpy as np
 import pytest

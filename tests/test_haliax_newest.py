@@ -3,6 +3,7 @@ ragged_dot and partitioning names, as `namedax.compat.haliax` provides them."""
 
 import importlib
 import importlib.util
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -79,7 +80,10 @@ def test_fp8_helpers_of_280f49f():
     assert new_history.tolist() == [5.0, 0.0, 4.0]
     # in_qdq: the input's gradient passes through, the state's "gradient" is its next value
     g_x, g_scale, g_hist = jax.grad(
-        lambda x, s, h: jnp.sum(fp8.in_qdq(jnp.float32, x, s, h) * 2.0), (0, 1, 2)
+        lambda x, s, h: jnp.sum(
+            fp8.in_qdq(jnp.float32, x, s, h) * 2.0  # pyright: ignore[reportOperatorIssue]  # custom_vjp: typed object
+        ),
+        (0, 1, 2),
     )(x, jnp.ones(1), history)
     np.testing.assert_array_equal(g_x, 2.0 * np.ones(3))
     np.testing.assert_allclose(g_scale, scale)
@@ -87,7 +91,7 @@ def test_fp8_helpers_of_280f49f():
     # out_qdq: identity forward, the gradient goes through e5m2
     y = jnp.array([1.0, 2.0])
     assert fp8.out_qdq(jnp.float32, y, jnp.ones(1), jnp.zeros(2)) is y
-    g = jax.grad(lambda y, s, h: jnp.sum(fp8.out_qdq(jnp.float32, y, s, h) * 3.3), (0, 1, 2))
+    g = jax.grad(lambda y, s, h: jnp.sum(fp8.out_qdq(jnp.float32, y, s, h) * 3.3), (0, 1, 2))  # pyright: ignore[reportOperatorIssue]  # custom_vjp: typed object
     g_y, _, g_hist = g(y, jnp.ones(1), jnp.zeros(2))
     np.testing.assert_array_equal(g_y, jnp.full(2, 3.3).astype(jnp.float8_e5m2).astype(jnp.float32))
     assert g_hist.tolist() == pytest.approx([3.3, 0.0])
@@ -106,7 +110,9 @@ def test_fp8_helpers_of_the_newest_haliax():
     b = jnp.asarray(rng.normal(size=(3, 5)), jnp.float32)
     g = jnp.asarray(rng.normal(size=(4, 5)), jnp.float32)
     exact = jax.vjp(lambda a, b: a @ b, a, b)[1](g)
-    common = dict(dimension_numbers=DIMS, precision=None, preferred_element_type=jnp.float32)
+    common: dict[str, Any] = dict(
+        dimension_numbers=DIMS, precision=None, preferred_element_type=jnp.float32
+    )
     np.testing.assert_allclose(
         fp8.dot_general_transpose_lhs(g, a, b, **common), exact[0], rtol=1e-5
     )
@@ -117,7 +123,7 @@ def test_fp8_helpers_of_the_newest_haliax():
     np.testing.assert_allclose(swapped, exact[0], rtol=1e-5)
 
     history = jnp.array([2.0, 0.0])
-    (q, scale), vjp = jax.vjp(
+    (q, scale), vjp = jax.vjp(  # pyright: ignore[reportGeneralTypeIssues]  # custom_vjp: typed object
         lambda s, h: fp8.in_q(jnp.float32, jnp.float8_e4m3fn, a, s, h), jnp.ones(1), history
     )
     assert q.dtype == jnp.float8_e4m3fn
@@ -137,13 +143,13 @@ def test_fp8_helpers_of_the_newest_haliax():
     out = fp8.fp8_scaled_dot_general(a, b, DIMS, **state)
     np.testing.assert_allclose(out, a @ b, atol=0.15 * float(jnp.max(jnp.abs(a @ b))))
     # the direct pieces compose to the same product as fp8_scaled_dot_general
-    q_a, s_a = fp8.in_q(jnp.float32, jnp.float8_e4m3fn, a, jnp.ones(1), jnp.zeros(4))
-    q_b, s_b = fp8.in_q(jnp.float32, jnp.float8_e4m3fn, b, jnp.ones(1), jnp.zeros(4))
+    q_a, s_a = fp8.in_q(jnp.float32, jnp.float8_e4m3fn, a, jnp.ones(1), jnp.zeros(4))  # pyright: ignore[reportGeneralTypeIssues]  # custom_vjp
+    q_b, s_b = fp8.in_q(jnp.float32, jnp.float8_e4m3fn, b, jnp.ones(1), jnp.zeros(4))  # pyright: ignore[reportGeneralTypeIssues]  # custom_vjp
     raw = fp8.quantized_dot(a, q_a, s_a, b, q_b, s_b, jnp.ones(1), jnp.zeros(4), DIMS, jnp.float32)
     np.testing.assert_allclose(fp8.out_dq(jnp.float32, s_a, s_b, raw), out, rtol=1e-6)
     grads = jax.grad(
         lambda a, b: jnp.sum(
-            fp8.quantized_dot(
+            fp8.quantized_dot(  # pyright: ignore[reportOperatorIssue]  # custom_vjp: typed object
                 a, q_a, s_a, b, q_b, s_b, jnp.ones(1), jnp.zeros(4), DIMS, jnp.float32
             )
             * g

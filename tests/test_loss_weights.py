@@ -75,7 +75,8 @@ def test_maybe_reduce_loss_takes_weight_as_fifth_positional_argument():
     loss, w = _loss_and_weight(3)
     a = nn.maybe_reduce_loss(loss, nx.mean, None, None, w)
     b = nn.maybe_reduce_loss(loss, nx.mean, None, where=None, weight=w)
-    c = nn.maybe_reduce_loss(loss, jnp.mean, None, None, w)  # jnp.mean also means weighted mean
+    # jnp.mean also means weighted mean (it is not typed as a namedax Reduction)
+    c = nn.maybe_reduce_loss(loss, jnp.mean, None, None, w)  # pyright: ignore[reportArgumentType]
     np.testing.assert_allclose(a.array, b.array)
     np.testing.assert_allclose(a.array, c.array, rtol=1e-6)
     assert float(nn.maybe_reduce_loss(loss, nx.mean, None, None, None).array) == pytest.approx(
@@ -125,7 +126,7 @@ def test_cross_entropy_losses_take_weights():
 def test_weight_errors():
     loss, _ = _loss_and_weight(5)
     with pytest.raises(TypeError, match="reduce_loss: weight must be a NamedArray"):
-        nn.maybe_reduce_loss(loss, nx.mean, None, None, jnp.ones((3, 4)))
+        nn.maybe_reduce_loss(loss, nx.mean, None, None, jnp.ones((3, 4)))  # pyright: ignore[reportArgumentType]  # the error is the point
     extra = nx.ones((Batch, Label))
     with pytest.raises(ValueError, match=r"weight .* has axes \{label:5\}.*lacks"):
         nn.reduce_loss(loss, weight=extra)

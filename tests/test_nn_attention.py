@@ -164,7 +164,7 @@ def test_alibi_bias_gives_the_papers_distance_penalty_under_a_causal_mask():
 
 def test_alibi_and_forgetful_mask_errors_and_forgetful_mask_keeps_position_zero():
     with pytest.raises(TypeError, match=r"alibi_attention_bias: Heads must be an Axis"):
-        nn.alibi_attention_bias("heads", KPos)
+        nn.alibi_attention_bias("heads", KPos)  # pyright: ignore[reportArgumentType]  # the error is the point
     with pytest.raises(ValueError, match=r"alibi_attention_bias: bias_max must be > 0, got 0"):
         nn.alibi_attention_bias(Heads, KPos, bias_max=0)
     Long = nx.Axis("key_position", 2000)

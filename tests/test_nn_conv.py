@@ -2,6 +2,7 @@
 
 import itertools
 import math
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -40,7 +41,7 @@ def reference_conv(x, w, stride, pads, dilation, groups):
     ]
     xg = x.reshape(n, groups, cg, *x.shape[2:])
     wg = w.reshape(groups, o // groups, cg, *kernel)
-    out = 0.0
+    out: Any = 0.0  # a float until the first tap adds an array
     for tap in itertools.product(*map(range, kernel)):
         window = tuple(
             slice(t * d, t * d + (m - 1) * s + 1, s)
@@ -105,6 +106,7 @@ def test_conv_matches_the_tap_by_tap_reference_in_any_axis_order(
     x = conv_inputs(Batch, Chan, H, W)
     pads = canonical_pads(padding.upper() if isinstance(padding, str) else padding, (7, 6), layer)
     expected = reference_conv(x.array, layer.weight.array, stride, pads, dilation, groups)
+    assert layer.bias is not None
     expected = expected + layer.bias.array[None, :, None, None]
     out = layer(in_order(x, order))
     # Same order as the input, with chan replaced by feat.
@@ -119,6 +121,7 @@ def test_conv_in_one_and_three_dimensions(spatial):
     layer = nn.Conv.init(spatial, Chan, Feat, 2, stride=2, padding=1, key=KEY)
     x = conv_inputs(Batch, Chan, *axes)
     n = len(spatial)
+    assert layer.bias is not None
     expected = reference_conv(
         x.array, layer.weight.array, (2,) * n, [(1, 1)] * n, (1,) * n, 1
     ) + layer.bias.array.reshape(1, -1, *([1] * n))
@@ -134,6 +137,7 @@ def test_conv_with_no_batch_axis_and_with_several_batch_axes():
     x = conv_inputs(Batch, Extra, Chan, H, W)
     flat = x.array.reshape(6, 4, 7, 6)
     expected = reference_conv(flat, layer.weight.array, (1, 1), [(1, 1), (0, 0)], (1, 1), 1)
+    assert layer.bias is not None
     expected = (expected + layer.bias.array[None, :, None, None]).reshape(2, 3, 6, 7, 4)
     names = ("batch", "extra", "feat", "h", "w")
     assert_named_close(layer(x), expected, names, atol=1e-5)
@@ -151,6 +155,7 @@ def test_conv_parameters_and_outputs_equal_equinox_for_the_same_key():
         )
         theirs = eqx.nn.Conv(2, 4, 6, 3, stride=(2, 1), padding=padding, groups=groups, key=KEY)
         np.testing.assert_array_equal(ours.weight.array, theirs.weight)
+        assert ours.bias is not None and theirs.bias is not None
         np.testing.assert_array_equal(ours.bias.array, theirs.bias.reshape(-1))
         x = conv_inputs(Chan, H, W)
         np.testing.assert_allclose(ours(x).array, theirs(x.array), atol=1e-6)
@@ -176,6 +181,7 @@ def test_conv_gradients_and_jit_match_the_reference():
 
     g_layer, g_x = eqx.filter_grad(lambda args: named_loss(*args))((layer, x))
     canonical = in_order(x, (Batch, Chan, H, W)).array
+    assert layer.bias is not None
     gw, gb, gxa = jax.grad(ref_loss, argnums=(0, 1, 2))(
         layer.weight.array, layer.bias.array, canonical
     )
@@ -279,7 +285,7 @@ def test_conv_errors_name_the_problem():
     with pytest.raises(ValueError, match=r"spatial axis 'h' of size 2 is too small"):
         layer(conv_inputs(Chan, H.resize(2), W))
     with pytest.raises(TypeError, match=r"Conv: inputs must be a NamedArray"):
-        layer(jnp.ones((4, 7, 6)))
+        layer(jnp.ones((4, 7, 6)))  # pyright: ignore[reportArgumentType]  # the error is the point
     with pytest.raises(ValueError, match=r"groups=3 must divide both channel sizes"):
         nn.Conv.init(("h",), Chan, Feat, 3, groups=3, key=KEY)
     with pytest.raises(
@@ -293,7 +299,7 @@ def test_conv_errors_name_the_problem():
     with pytest.raises(
         TypeError, match=r"each padding entry must be an int or a \(low, high\) pair"
     ):
-        nn.Conv.init(("h", "w"), Chan, Feat, 3, padding=((1, 2, 3), 1), key=KEY)
+        nn.Conv.init(("h", "w"), Chan, Feat, 3, padding=((1, 2, 3), 1), key=KEY)  # pyright: ignore[reportArgumentType]  # the error is the point
     with pytest.raises(ValueError, match=r"In chan\(4\) and Out chan\(6\) share the name 'chan'"):
         nn.Conv.init(("h",), Chan, Chan.resize(6), 3, key=KEY)
     with pytest.raises(ValueError, match=r"Spatial must name at least one axis"):
@@ -301,7 +307,7 @@ def test_conv_errors_name_the_problem():
     with pytest.raises(ValueError, match=r"spatial axis 'chan' is also a channel axis"):
         nn.Conv.init(("chan",), Chan, Feat, 3, key=KEY)
     with pytest.raises(TypeError, match=r"Conv.init: In must be an Axis"):
-        nn.Conv.init(("h",), "chan", Feat, 3, key=KEY)
+        nn.Conv.init(("h",), "chan", Feat, 3, key=KEY)  # pyright: ignore[reportArgumentType]  # the error is the point
     with pytest.raises(
         ValueError, match=r"ConvTranspose.init: every entry of output_padding=-1 must be >= 0"
     ):

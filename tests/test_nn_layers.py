@@ -147,7 +147,7 @@ def test_mlp_passes_dot_general_to_every_layer_and_rejects_bad_widths():
     assert_named_close(mlp(x), plain(x).array, ("batch", "targets"), atol=1e-6)
     assert len(calls) == 3
     with pytest.raises(TypeError, match=r"MLP.init: width must be an int or an Axis"):
-        nn.MLP.init(In, Out, width="wide", depth=1, key=KEY)
+        nn.MLP.init(In, Out, width="wide", depth=1, key=KEY)  # pyright: ignore[reportArgumentType]  # the error is the point
     with pytest.raises(ValueError, match=r"MLP.init: depth must be an int >= 0"):
         nn.MLP.init(In, Out, width=5, depth=-1, key=KEY)
 

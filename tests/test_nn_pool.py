@@ -168,7 +168,7 @@ def test_pool_errors_name_the_problem():
     ):
         nn.max_pool(W.resize(2), x)
     with pytest.raises(TypeError, match=r"max_pool: axis 'h' has no size"):
-        nn.max_pool("h", x)
+        nn.max_pool("h", x)  # pyright: ignore[reportArgumentType]  # the error is the point
     with pytest.raises(ValueError, match=r"stride=\(1, 2\) has 2 entries but there are 1"):
         nn.mean_pool(H.resize(2), x, stride=(1, 2))
     with pytest.raises(ValueError, match=r"padding='FULL' must be 'SAME', 'VALID'"):
@@ -178,6 +178,6 @@ def test_pool_errors_name_the_problem():
     ):
         nn.max_pool(H.resize(9), x)
     with pytest.raises(TypeError, match=r"mean_pool: inputs must be a NamedArray"):
-        nn.mean_pool(H.resize(2), jnp.ones(7))
+        nn.mean_pool(H.resize(2), jnp.ones(7))  # pyright: ignore[reportArgumentType]  # the error is the point
     with pytest.raises(ValueError, match=r"Window .* repeats an axis name"):
         nn.max_pool((H.resize(2), H.resize(3)), x)

@@ -135,7 +135,7 @@ def test_jax_array_operators_still_defer_to_named_arrays_with_axes():
 def test_a_0d_named_array_combines_with_jax_arrays_like_a_number():
     total = _matrix().sum()
     np.testing.assert_array_equal(jnp.arange(3.0) * total, jnp.arange(3.0) * total.array)
-    np.testing.assert_array_equal(jnp.where(total > 0, 1.0, 2.0), 1.0)
+    np.testing.assert_array_equal(jnp.where(total > 0, 1.0, 2.0), 1.0)  # pyright: ignore[reportArgumentType]  # via __jax_array__
     assert jax.lax.cond(total > 0, lambda: 1, lambda: 2) == 1
 
 

@@ -186,7 +186,7 @@ def test_model_partitioned_like_the_mapping_with_unsharded_results(strategy, ref
     }
     assert spec_of(prediction) == ("data", None)
     assert loss.sharding.is_fully_replicated
-    assert COLLECTIVE[strategy] in hlo
+    assert hlo is not None and COLLECTIVE[strategy] in hlo
     # same numbers as on one device
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-5)
     np.testing.assert_allclose(prediction.array, model(x).array, rtol=1e-5, atol=1e-6)
@@ -389,7 +389,7 @@ def test_pspec_for_preserve_existing_shardings_keeps_placed_arrays():
 
 class _Table(eqx.Module):
     weights: jax.Array = nx.field(axis_names=("batch", "pos"))
-    bias: jax.Array
+    bias: jax.Array  # pyright: ignore[reportGeneralTypeIssues]  # nx.field gives no default
     inner: eqx.Module | None = None
 
 
@@ -397,7 +397,7 @@ def test_pspec_for_names_plain_array_fields_declared_with_axis_names():
     inner = _Table(jnp.ones((8, 4)), jnp.ones(4))
     table = _Table(jnp.ones((8, 4)), jnp.ones(4), inner)
     specs = pspec_for(table, {"batch": "data", "pos": "model"})
-    assert isinstance(specs, _Table)
+    assert isinstance(specs, _Table) and isinstance(specs.inner, _Table)
     assert specs.weights == specs.inner.weights == P("data", "model")
     assert specs.bias == P(None)
     with jax.set_mesh(MESH_4x2):

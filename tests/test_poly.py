@@ -287,7 +287,7 @@ def test_wrong_kinds_are_type_errors():
     ):
         nx.polyadd(P, None)
     with pytest.raises(TypeError, match=r"polyint: m must be a non-negative int .* got float 1.5"):
-        nx.polyint(P, 1.5)
+        nx.polyint(P, 1.5)  # pyright: ignore[reportArgumentType]  # the error is the point
     with pytest.raises(TypeError, match=r"polyder: m must be a non-negative int, got True"):
         nx.polyder(P, True)
     with pytest.raises(TypeError, match=r"trim_zeros: trim must be a string"):

@@ -170,7 +170,7 @@ def test_delayed_scale_keeps_the_old_scale_without_a_usable_amax():
     [("fp8", "f8E4M3FN", "f8E5M2"), ("int8", "xi8>", "xi8>")],
 )
 def test_hlo_has_quantised_dots_forward_and_backward(kind, forward, backward):
-    model = nn.quantize_linear_layers(_mlp(), nn.QuantizationConfig(**{kind: True}))
+    model = nn.quantize_linear_layers(_mlp(), nn.QuantizationConfig(**{kind: True}))  # pyright: ignore[reportArgumentType]  # kind: fp8/int8
     x, y = _data()
     hlo = jax.jit(lambda m: jax.grad(_loss)(m, x, y)).lower(model).as_text()
     dots = [line for line in hlo.splitlines() if "stablehlo.dot_general" in line]
@@ -189,7 +189,7 @@ def _unquantised_losses():
 def test_quantised_mlp_trains_on_cpu_and_loss_decreases(kind, floor):
     """fp8 (3 mantissa bits) levels off higher than int8, which follows the exact run."""
     exact = _unquantised_losses()
-    config = nn.QuantizationConfig(**{kind: True})
+    config = nn.QuantizationConfig(**{kind: True})  # pyright: ignore[reportArgumentType]  # kind: fp8/int8
     model, losses = _train(nn.quantize_linear_layers(_mlp(), config))
     assert losses[-1] < floor * losses[0], losses
     assert abs(losses[0] - exact[0]) < 0.05 * exact[0]
@@ -203,7 +203,7 @@ def test_quantised_mlp_trains_on_cpu_and_loss_decreases(kind, floor):
 def test_quantised_gradients_match_the_unquantised_model(kind, tolerance):
     x, y = _data()
     mlp = _mlp()
-    model = nn.quantize_linear_layers(mlp, nn.QuantizationConfig(**{kind: True}))
+    model = nn.quantize_linear_layers(mlp, nn.QuantizationConfig(**{kind: True}))  # pyright: ignore[reportArgumentType]  # kind: fp8/int8
     if kind == "fp8":  # one step to fill the amax histories (delayed scaling), weights unchanged
         grads = eqx.filter_grad(_loss)(model, x, y)
         overwrites, rest = nn.partition_for_grad_overwrite(grads)
@@ -252,6 +252,7 @@ def test_stacked_layers_get_one_state_per_layer_and_train():
     stack = nn.Stacked.init(Layers, _Block)(key=jax.random.key(0))
     q = nn.quantize_linear_layers(stack, nn.QuantizationConfig(fp8=True, amax_history_length=16))
     op = q.stacked.up.dot_general
+    assert isinstance(op, nn.Fp8DotGeneralOp)
     assert op.input_scale.shape == (3, 1) and op.input_amax_history.shape == (3, 16)
     only_up = nn.quantize_linear_layers(stack, nn.QuantizationConfig(targets=["up"], fp8=True))
     assert isinstance(only_up.stacked.up.dot_general, nn.Fp8DotGeneralOp)
@@ -266,7 +267,9 @@ def test_stacked_layers_get_one_state_per_layer_and_train():
     grads = eqx.filter_grad(loss)(q)
     overwrites, rest = nn.partition_for_grad_overwrite(grads)
     q2 = nn.apply_updates(q, jax.tree.map(jnp.zeros_like, rest), overwrites)
-    hist = np.asarray(q2.stacked.up.dot_general.input_amax_history)
+    op2 = q2.stacked.up.dot_general
+    assert isinstance(op2, nn.Fp8DotGeneralOp)
+    hist = np.asarray(op2.input_amax_history)
     assert hist.shape == (3, 16) and (hist[:, 0] > 0).all()
     # each layer records its own input: the first layer sees x itself
     assert hist[0, 0] == pytest.approx(float(jnp.max(jnp.abs(x.array))), rel=1e-6)
@@ -336,7 +339,7 @@ def test_fp8_dot_general_under_vmap_and_with_bf16_compute():
 def test_gradients_under_an_explicit_mesh_with_a_sharded_batch(kind):
     """The weight gradient contracts the sharded batch: the op asks JAX for its sharding."""
     mesh = jax.make_mesh((2,), ("data",), axis_types=(jax.sharding.AxisType.Explicit,))
-    model = nn.quantize_linear_layers(_mlp(), nn.QuantizationConfig(**{kind: True}))
+    model = nn.quantize_linear_layers(_mlp(), nn.QuantizationConfig(**{kind: True}))  # pyright: ignore[reportArgumentType]  # kind: fp8/int8
     x, y = _data()
     want = eqx.filter_jit(eqx.filter_grad(_loss))(model, x, y)
     spec = jax.sharding.PartitionSpec("data", None)

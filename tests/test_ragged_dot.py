@@ -60,7 +60,7 @@ def test_accelerator_kernels_fall_back_to_xla_with_a_warning(kernel):
 def test_errors():
     lhs, rhs, sizes = jnp.ones((4, 3)), jnp.ones((2, 3, 5)), jnp.array([1, 3])
     with pytest.raises(TypeError, match="implementation must be one of"):
-        nn.ragged_dot(lhs, rhs, sizes, implementation="cuda")
+        nn.ragged_dot(lhs, rhs, sizes, implementation="cuda")  # pyright: ignore[reportArgumentType]  # the error is the point
     with pytest.raises(ValueError, match=r"got lhs_ \(4, 2\), rhs_ \(2, 3, 5\)"):
         nn.ragged_dot(jnp.ones((4, 2)), rhs, sizes)
     with pytest.raises(ValueError, match=r"group_sizes_ \(3,\)"):
@@ -68,7 +68,7 @@ def test_errors():
     with pytest.raises(TypeError, match="integer array"):
         nn.ragged_dot(lhs, rhs, jnp.array([1.0, 3.0]))
     with pytest.raises(TypeError, match="rhs_ must be an array"):
-        nn.ragged_dot(lhs, [[1.0]], sizes)
+        nn.ragged_dot(lhs, [[1.0]], sizes)  # pyright: ignore[reportArgumentType]  # the error is the point
 
 
 def test_ar_sums_over_the_model_axis_inside_shard_map():

@@ -372,7 +372,7 @@ def orbax_step(tmp_path_factory):
     return directory, record, record.read_bytes(), state
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))  # pyright: ignore[reportArgumentType]  # every HealthCheck
 @given(
     record=st.one_of(
         _JSON.map(lambda j: json.dumps(j).encode()),

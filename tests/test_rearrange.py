@@ -132,7 +132,7 @@ def test_anonymous_merge_restores_an_anonymous_split():
 
 
 def test_numpy_integer_bindings():
-    y = BASE.rearrange("a b (h w) -> a b h w", h=np.int64(2))
+    y = BASE.rearrange("a b (h w) -> a b h w", h=np.int64(2))  # pyright: ignore[reportArgumentType]  # NumPy integers are sizes too
     assert y.shape == {"a": 2, "b": 3, "h": 2, "w": 2}
 
 
@@ -247,8 +247,8 @@ def test_pattern_errors_show_a_caret_under_the_culprit():
 
 def test_binding_type_errors():
     with pytest.raises(TypeError, match=r"rearrange: binding h=\[2\] must be a size"):
-        BASE.rearrange("a b (h w) -> a b h w", h=[2])
+        BASE.rearrange("a b (h w) -> a b h w", h=[2])  # pyright: ignore[reportArgumentType]  # the error is the point
     with pytest.raises(TypeError, match=r"rearrange: binding h=2.5 must be a size"):
-        BASE.rearrange("a b (h w) -> a b h w", h=2.5)
+        BASE.rearrange("a b (h w) -> a b h w", h=2.5)  # pyright: ignore[reportArgumentType]  # the error is the point
     with pytest.raises(TypeError, match="rearrange: binding h=True must be a size"):
         BASE.rearrange("a b (h w) -> a b h w", h=True)

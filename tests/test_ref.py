@@ -46,7 +46,7 @@ def test_wrong_dtype_and_wrong_axes_are_value_errors():
     with pytest.raises(ValueError, match="'z' that the region lacks"):
         ref["x", 0] = nx.ones(Axis("z", 3))
     with pytest.raises(TypeError, match="expected a NamedArray"):
-        nx.new_ref(jnp.zeros(3))
+        nx.new_ref(jnp.zeros(3))  # pyright: ignore[reportArgumentType]  # the error is the point
 
 
 def test_views_compose_with_the_staged_index():

@@ -284,7 +284,7 @@ def test_a_header_that_is_not_a_json_object_is_refused(tmp_path, header, detail)
         ({"shape": [2], "data_offsets": [0, 8]}, "(leaf 't'): its entry has no 'dtype'"),
         ({"dtype": "F32", "data_offsets": [0, 8]}, "(leaf 't'): its entry has no 'shape'"),
         (_t(dtype="F33"), "(leaf 't'): unknown dtype code 'F33'"),
-        (_t(dtype=7), "(leaf 't'): unknown dtype code 7"),
+        (_t(dtype=7), "(leaf 't'): unknown dtype code 7"),  # pyright: ignore[reportArgumentType]  # the error is the point
         (_t(shape=(-2,)), "(leaf 't'): its shape [-2] is not a list of non-negative integers"),
         (_t(shape=(True, 2)), "(leaf 't'): its shape [True, 2] is not a list"),
         ({**_t(), "shape": "2"}, "(leaf 't'): its shape '2'"),
@@ -415,9 +415,9 @@ def test_reserved_keys_and_metadata_are_refused_on_save(tmp_path):
     with pytest.raises(ValueError, match=r"'namedax\.axes' is written by namedax itself"):
         write_safetensors({"t": np.zeros(2)}, path, metadata={"namedax.axes": "{}"})
     with pytest.raises(TypeError, match="metadata must map strings to strings"):
-        write_safetensors({"t": np.zeros(2)}, path, metadata={"n": 1})
+        write_safetensors({"t": np.zeros(2)}, path, metadata={"n": 1})  # pyright: ignore[reportArgumentType]  # the error is the point
     with pytest.raises(TypeError, match="state dict keys must be strings, got the key 3"):
-        write_safetensors({3: np.zeros(2)}, path)
+        write_safetensors({3: np.zeros(2)}, path)  # pyright: ignore[reportArgumentType]  # the error is the point
     assert not list(tmp_path.iterdir())
 
 
@@ -434,7 +434,7 @@ def test_64_bit_integers_beyond_32_bits_are_not_wrapped(tmp_path):
     big = np.array([1, 2**40], np.int64)
     write_safetensors({"t": big, "small": np.arange(3, dtype=np.int64)}, path)
     np.testing.assert_array_equal(read_safetensors(path, as_numpy=True)["t"], big)
-    if not jax.config.jax_enable_x64:
+    if not jax.config.jax_enable_x64:  # pyright: ignore[reportAttributeAccessIssue]  # a dynamic flag
         with pytest.raises(
             ValueError, match=rf"{re.escape(str(path))} at leaf 't' holds int64 values beyond int32"
         ):

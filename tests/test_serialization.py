@@ -459,7 +459,7 @@ def test_non_numeric_values_are_refused_on_save_and_nothing_is_pickled(tmp_path)
     with pytest.raises(TypeError, match="the value at 's' has dtype <U1"):
         save_state_dict({"s": np.array(["a"])}, tmp_path / "m.npz")
     with pytest.raises(TypeError, match="state dict keys must be strings, got the key 0"):
-        save_state_dict({0: np.zeros(1)}, tmp_path / "m.npz")
+        save_state_dict({0: np.zeros(1)}, tmp_path / "m.npz")  # pyright: ignore[reportArgumentType]  # the error is the point
     assert not list(tmp_path.iterdir())
 
 
@@ -476,7 +476,7 @@ def test_plain_numpy_archives_load_and_fortran_and_big_endian_arrays_are_read_ri
 def test_64_bit_integers_beyond_32_bits_are_not_wrapped_in_npz(tmp_path):
     path = tmp_path / "m.npz"
     save_state_dict({"t": np.array([2**40], np.int64)}, path)
-    if not jax.config.jax_enable_x64:
+    if not jax.config.jax_enable_x64:  # pyright: ignore[reportAttributeAccessIssue]  # a dynamic flag
         with pytest.raises(
             ValueError, match=rf"{re.escape(str(path))} at leaf 't' holds int64 values beyond int32"
         ):

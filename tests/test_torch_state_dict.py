@@ -39,6 +39,7 @@ def _attn(key=KEY):
 @pytest.mark.parametrize("out_first", [True, False])
 def test_linear_torch_layout_is_the_positional_reshape(out_first):
     layer = nx.nn.Linear.init((Head, HeadDim), Embed, key=KEY, out_first=out_first)
+    assert layer.bias is not None
     state = sd.to_torch_compatible_state_dict(layer)
     w = np.asarray(layer.weight.array)
     expected = w.reshape(4, 6) if out_first else w.reshape(6, 4)
@@ -58,6 +59,7 @@ def test_square_linear_weight_keeps_torch_shape():
 
 def test_norm_over_two_axes_is_flattened_and_restored():
     norm = nx.nn.LayerNorm.init((Head, HeadDim))
+    assert norm.weight is not None
     norm = eqx.tree_at(
         lambda n: n.weight,
         norm,

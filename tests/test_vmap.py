@@ -189,7 +189,7 @@ def test_callable_spec_inside_a_prefix():
 
 
 def test_kwargs_specs_bind_by_parameter_name():
-    def f(x, params, *, scale=1.0):
+    def f(x, params, *, scale: float | jax.Array = 1.0):
         return (x * params).sum() * scale
 
     x = jax.random.normal(jax.random.key(0), (4, 3))
