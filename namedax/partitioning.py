@@ -37,6 +37,7 @@ Examples:
     P('data', 'model')
 """
 
+from namedax.core._deprecation import deprecated_names as _deprecated_names
 from namedax.core._mapping import (
     ResourceAxis as PhysicalAxisSpec,
     ResourceMapping as ResourceMapping,
@@ -67,8 +68,6 @@ from namedax.parallel._sharding import (
     shard as shard,
     shard_with_axis_mapping as shard_with_axis_mapping,
 )
-
-from namedax.core._deprecation import deprecated_names as _deprecated_names
 
 __getattr__ = _deprecated_names(
     __name__,
