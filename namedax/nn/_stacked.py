@@ -526,6 +526,16 @@ class Stacked(eqx.Module, LayerSequence[M], Generic[M]):
 
         Layers are numbered in model order whatever the storage, so a `Stacked`, a
         `Pattern` stack and the equivalent `BlockSeq` have the same keys.
+
+        Examples:
+            >>> Layers, Embed = Axis("layers", 2), Axis("embed", 3)
+            >>> stack = nx.nn.Stacked.init(Layers, nx.nn.LayerNorm, shared="bias")(Embed)
+            >>> [(suffix, part.weight.axes if part.weight is not None else None)
+            ...  for suffix, part in stack.state_dict_parts()]
+            [('0', (Axis(name='embed', size=3),)), ('1', (Axis(name='embed', size=3),)), ('', None)]
+            >>> loaded = stack.from_state_dict_parts([part for _, part in stack.state_dict_parts()])
+            >>> loaded.stacked.weight.axes == stack.stacked.weight.axes
+            True
         """
         per, rest = self._split()
         by_position = unit_positions(per, self.stacked)
