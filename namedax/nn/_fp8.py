@@ -295,6 +295,27 @@ def _fp8_backward(dimension_numbers, compute_dtype, fwd_dtype, rev_dtype, residu
 fp8_dot_general.defvjp(_fp8_forward, _fp8_backward)
 
 
+def quantized_compute_dtype(
+    op: str, product: str, compute_dtype: Any, rhs: Any, precision: Any, kwargs: dict[str, Any]
+) -> np.dtype:
+    """The dtype a quantised op computes in, after checking its `dot_general` options.
+
+    `precision` has no meaning for a quantised product and is ignored with a warning;
+    any other keyword is a `TypeError` naming the parameters the op takes.
+    """
+    if precision is not None:
+        warnings.warn(
+            f"{op}: precision= has no effect on {product} product; it is ignored.", stacklevel=3
+        )
+    if kwargs:
+        raise TypeError(
+            f"{op}: unexpected keyword arguments {sorted(kwargs)}; it takes "
+            "jax.lax.dot_general's lhs, rhs, dimension_numbers, precision and "
+            "preferred_element_type."
+        )
+    return jnp.dtype(compute_dtype or jnp.result_type(rhs))
+
+
 class Fp8DotGeneralOp(CustomGradientAccumulation):
     """A `dot_general` for `nn.Linear` that multiplies in fp8 with delayed scaling.
 
@@ -365,18 +386,9 @@ class Fp8DotGeneralOp(CustomGradientAccumulation):
         `precision` does not apply to an fp8 product and is ignored with a warning;
         `preferred_element_type`, if given, is the result's dtype.
         """
-        if precision is not None:
-            warnings.warn(
-                "Fp8DotGeneralOp: precision= has no effect on an fp8 product; it is ignored.",
-                stacklevel=2,
-            )
-        if kwargs:
-            raise TypeError(
-                f"Fp8DotGeneralOp: unexpected keyword arguments {sorted(kwargs)}; it takes "
-                "jax.lax.dot_general's lhs, rhs, dimension_numbers, precision and "
-                "preferred_element_type."
-            )
-        compute = jnp.dtype(self.compute_dtype or jnp.result_type(rhs))
+        compute = quantized_compute_dtype(
+            "Fp8DotGeneralOp", "an fp8", self.compute_dtype, rhs, precision, kwargs
+        )
         # jax.custom_vjp's call is typed as returning `object`; fp8_dot_general returns an Array.
         out = cast(
             jax.Array,

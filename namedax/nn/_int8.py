@@ -23,7 +23,6 @@ Examples:
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -33,7 +32,13 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import DTypeLike
 
-from namedax.nn._fp8 import DimensionNumbers, _hashable, _kept, operand_cotangent
+from namedax.nn._fp8 import (
+    DimensionNumbers,
+    _hashable,
+    _kept,
+    operand_cotangent,
+    quantized_compute_dtype,
+)
 from namedax.nn._grad_state import CustomGradientAccumulation
 
 __all__ = ["Int8DotGeneralOp", "int8_dot_general", "int8_product", "int8_quantize"]
@@ -171,18 +176,9 @@ class Int8DotGeneralOp(CustomGradientAccumulation):
         `precision` does not apply to an integer product and is ignored with a
         warning; `preferred_element_type`, if given, is the result's dtype.
         """
-        if precision is not None:
-            warnings.warn(
-                "Int8DotGeneralOp: precision= has no effect on an int8 product; it is ignored.",
-                stacklevel=2,
-            )
-        if kwargs:
-            raise TypeError(
-                f"Int8DotGeneralOp: unexpected keyword arguments {sorted(kwargs)}; it takes "
-                "jax.lax.dot_general's lhs, rhs, dimension_numbers, precision and "
-                "preferred_element_type."
-            )
-        compute = jnp.dtype(self.compute_dtype or jnp.result_type(rhs))
+        compute = quantized_compute_dtype(
+            "Int8DotGeneralOp", "an int8", self.compute_dtype, rhs, precision, kwargs
+        )
         # jax.custom_vjp's call is typed as returning `object`; int8_dot_general returns an Array.
         out = cast(
             jax.Array,
